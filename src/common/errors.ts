@@ -1,0 +1,71 @@
+// The contract's error codes (CONTRACT.md), defined once and thrown as GraphQLError subclasses.
+import { GraphQLError } from 'graphql';
+
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  EMAIL_NOT_VERIFIED: 'EMAIL_NOT_VERIFIED',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  INVALID_OTP: 'INVALID_OTP',
+  ACCOUNT_DISABLED: 'ACCOUNT_DISABLED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base of every error whose message and extensions are safe to show to the client. */
+export class PortcullisError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+}
+
+export class UnauthenticatedError extends PortcullisError {
+  constructor(message = 'Not signed in, or the access token is not valid') {
+    super(ErrorCode.UNAUTHENTICATED, message);
+  }
+}
+
+export class ForbiddenError extends PortcullisError {
+  constructor(requiredScopes: string[][]) {
+    super(ErrorCode.FORBIDDEN, 'Missing a required scope', { requiredScopes });
+  }
+}
+
+export class BadUserInputError extends PortcullisError {
+  constructor(field: string, reasons: string[]) {
+    super(ErrorCode.BAD_USER_INPUT, `Invalid ${field}: ${reasons.join('; ')}`, { field, reasons });
+  }
+}
+
+export class EmailNotVerifiedError extends PortcullisError {
+  constructor() {
+    super(ErrorCode.EMAIL_NOT_VERIFIED, 'The email address is not verified yet');
+  }
+}
+
+export class InvalidCredentialsError extends PortcullisError {
+  constructor() {
+    super(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+  }
+}
+
+export class InvalidOtpError extends PortcullisError {
+  constructor() {
+    super(ErrorCode.INVALID_OTP, 'The code is wrong, expired or already used');
+  }
+}
+
+export class AccountDisabledError extends PortcullisError {
+  constructor() {
+    super(ErrorCode.ACCOUNT_DISABLED, 'This account is disabled');
+  }
+}
+
+export class RateLimitedError extends PortcullisError {
+  constructor(retryAfterSeconds: number) {
+    const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+    super(ErrorCode.RATE_LIMITED, `Too many requests; retry in ${retryAfter} s`, { retryAfter });
+  }
+}

@@ -1,0 +1,134 @@
+// Environment → one frozen, typed Config, validated once at start-up.
+import { ConfigError, readDevSecret } from './config-helpers';
+
+export type NodeEnv = 'production' | 'development' | 'test';
+
+export interface Config {
+  readonly nodeEnv: NodeEnv;
+  readonly isProduction: boolean;
+  readonly port: number;
+  /** postgres://… of a real PostgreSQL; undefined means embedded PGlite under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly redisUrl: string | undefined;
+  /** undefined means: write each email to the log (development only). */
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  readonly jwtSecret: string;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  /** Allowed CORS origins; 'localhost' means any http(s)://localhost or 127.0.0.1 origin. */
+  readonly corsOrigins: readonly string[] | 'localhost';
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  /** Seconds a retired refresh token may be replayed to get the same successor back. */
+  readonly refreshGraceWindow: number;
+  readonly otpTtl: number;
+  readonly otpMaxAttempts: number;
+  readonly otpResendInterval: number;
+  readonly otpMaxFailuresPerHour: number;
+  readonly bcryptCost: number;
+  readonly rateLimitPerMinute: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw;
+}
+
+function nodeEnv(env: Env): NodeEnv {
+  const raw = str(env, 'NODE_ENV') ?? 'development';
+  if (raw === 'production' || raw === 'development' || raw === 'test') return raw;
+  throw new ConfigError('NODE_ENV', `must be production, development or test, got "${raw}"`);
+}
+
+/** Reads and validates the environment; throws ConfigError naming the variable on a bad value. */
+export function loadConfig(env: Env = process.env): Config {
+  const mode = nodeEnv(env);
+  const isProduction = mode === 'production';
+  const dataDir = str(env, 'DATA_DIR') ?? './.data';
+
+  const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:']);
+  if (isProduction && smtpUrl === undefined) {
+    throw new ConfigError('SMTP_URL', 'is required when NODE_ENV=production');
+  }
+
+  let jwtSecret = env.JWT_SECRET;
+  if (jwtSecret === undefined || jwtSecret === '') {
+    if (isProduction) throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
+    jwtSecret = readDevSecret(dataDir);
+  }
+  if (Buffer.byteLength(jwtSecret, 'utf8') < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long');
+  }
+
+  const origins = str(env, 'CORS_ORIGINS');
+  let corsOrigins: readonly string[] | 'localhost';
+  if (origins !== undefined) {
+    corsOrigins = origins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const o of corsOrigins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://app.example.com`);
+    }
+  } else {
+    corsOrigins = isProduction ? [] : 'localhost';
+  }
+
+  const config: Config = {
+    nodeEnv: mode,
+    isProduction,
+    port: int(env, 'PORT', 4000, 0, 65535),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    smtpUrl,
+    mailFrom: str(env, 'MAIL_FROM') ?? 'Portcullis <no-reply@localhost>',
+    jwtSecret,
+    jwtIssuer: str(env, 'JWT_ISSUER') ?? 'portcullis',
+    jwtAudience: str(env, 'JWT_AUDIENCE') ?? 'portcullis',
+    corsOrigins,
+    accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 1800, 1, 86400),
+    refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 60, 31536000),
+    refreshGraceWindow: int(env, 'REFRESH_GRACE_WINDOW', 10, 0, 300),
+    otpTtl: int(env, 'OTP_TTL', 600, 10, 86400),
+    otpMaxAttempts: int(env, 'OTP_MAX_ATTEMPTS', 3, 1, 100),
+    otpResendInterval: int(env, 'OTP_RESEND_INTERVAL', 60, 0, 86400),
+    otpMaxFailuresPerHour: int(env, 'OTP_MAX_FAILURES_PER_HOUR', 10, 1, 10000),
+    bcryptCost: int(env, 'BCRYPT_COST', 12, isProduction ? 10 : 4, 15),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1000000),
+  };
+  return Object.freeze(config);
+}

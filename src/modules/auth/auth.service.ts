@@ -1,0 +1,217 @@
+// The sign-up and sign-in flows: register, login, one-time codes, password reset and change, refresh, logout.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../common/clock';
+import {
+  AccountDisabledError,
+  BadUserInputError,
+  EmailNotVerifiedError,
+  InvalidCredentialsError,
+  InvalidOtpError,
+  UnauthenticatedError,
+} from '../../common/errors';
+import { failure, success, unwrap } from '../../common/outcome';
+import { Role } from '../../permissions/roles';
+import type { OutboxService } from '../mail/outbox.service';
+import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
+import { User } from '../users/user.entity';
+import { normalizeEmail, normalizeFullName } from '../users/user-input';
+import { toUserView } from '../users/user.types';
+import type { AccessTokenService } from './access-token.service';
+import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
+import type { Principal } from './authenticator';
+import type { OtpService } from './otp.service';
+import { OtpPurpose } from './otp-purpose';
+import { assertPasswordLength, assertPasswordPolicy } from './password-policy';
+import type { PasswordService } from './password.service';
+import type { ClientInfo, IssuedSession, SessionService } from './session.service';
+
+export interface AuthDeps {
+  readonly clock: Clock;
+  readonly passwords: PasswordService;
+  readonly otp: OtpService;
+  readonly sessions: SessionService;
+  readonly accessTokens: AccessTokenService;
+  readonly outbox: OutboxService;
+}
+
+export class AuthService {
+  constructor(private readonly deps: AuthDeps) {}
+
+  /** Creates or refreshes a pending account and emails a VERIFY_EMAIL code; same answer for a taken email. */
+  async register(em: EntityManager, input: RegisterInput): Promise<CodeSent> {
+    const email = normalizeEmail(input.email);
+    const fullName = normalizeFullName(input.fullName);
+    assertPasswordPolicy(input.password, 'password');
+    // Hashed on every path, so a taken email answers as slowly as a new one.
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    const sent = await em.transactional(async (tx) => {
+      const issued = await this.deps.otp.issue(tx, email, OtpPurpose.VERIFY_EMAIL, async () => {
+        const now = this.deps.clock.now();
+        const user = await tx.findOne(User, { email });
+        if (user?.emailVerified) {
+          this.deps.outbox.enqueue(tx, email, alreadyRegisteredEmail());
+          return null; // a placeholder code keeps the resend interval; it is never sent
+        }
+        if (user) {
+          user.passwordHash = passwordHash;
+          if (fullName !== null) user.fullName = fullName;
+          user.updatedAt = now;
+          return user.id;
+        }
+        const created = tx.create(User, {
+          email,
+          passwordHash,
+          fullName,
+          emailVerified: false,
+          active: true,
+          roles: [Role.USER],
+          createdAt: now,
+          updatedAt: now,
+        });
+        return created.id;
+      });
+      if (issued.userId !== null) {
+        this.deps.outbox.enqueue(tx, email, codeEmail(OtpPurpose.VERIFY_EMAIL, issued.code, issued.expiresIn));
+      }
+      return issued;
+    });
+    this.deps.outbox.notifyCommitted();
+    return { expiresIn: sent.expiresIn, retryAfter: sent.retryAfter };
+  }
+
+  /** Emails a code for `purpose` to the account of `email`; for an unknown email nothing is sent. */
+  async requestOtp(em: EntityManager, rawEmail: string, purpose: OtpPurpose): Promise<CodeSent> {
+    const email = normalizeEmail(rawEmail);
+    const sent = await em.transactional(async (tx) => {
+      const issued = await this.deps.otp.issue(tx, email, purpose, async () => {
+        const user = await tx.findOne(User, { email }, { fields: ['id'] });
+        return user?.id ?? null;
+      });
+      if (issued.userId !== null) {
+        this.deps.outbox.enqueue(tx, email, codeEmail(purpose, issued.code, issued.expiresIn));
+      }
+      return issued;
+    });
+    this.deps.outbox.notifyCommitted();
+    return { expiresIn: sent.expiresIn, retryAfter: sent.retryAfter };
+  }
+
+  async login(em: EntityManager, rawEmail: string, password: string, client: ClientInfo): Promise<AuthPayload> {
+    const email = normalizeEmail(rawEmail);
+    assertPasswordLength(password, 'password');
+    const user = await em.findOne(User, { email });
+    // One bcrypt comparison on every path (a dummy hash when there is no account) keeps timing equal.
+    const matches = await this.deps.passwords.verify(password, user?.passwordHash ?? null);
+    if (user === null || !matches) throw new InvalidCredentialsError();
+    if (!user.emailVerified) throw new EmailNotVerifiedError();
+    if (!user.active) throw new AccountDisabledError();
+    const issued = this.deps.sessions.create(em, user, client);
+    await em.flush();
+    return this.payload(issued);
+  }
+
+  /** Consumes a LOGIN or VERIFY_EMAIL code and signs the user in. */
+  async verifyOtp(
+    em: EntityManager,
+    rawEmail: string,
+    code: string,
+    purpose: OtpPurpose,
+    client: ClientInfo,
+  ): Promise<AuthPayload> {
+    if (purpose === OtpPurpose.RESET_PASSWORD) {
+      throw new BadUserInputError('purpose', ['RESET_PASSWORD codes are used with resetPassword']);
+    }
+    const email = normalizeEmail(rawEmail);
+    const outcome = await em.transactional(async (tx) => {
+      const consumed = await this.deps.otp.consume(tx, email, purpose, code);
+      if (!consumed.ok) return consumed;
+      const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
+      if (user === null) return failure(new InvalidOtpError());
+      if (!user.active) return failure(new AccountDisabledError());
+      if (!user.emailVerified) {
+        user.emailVerified = true;
+        // A LOGIN code proves the email but not who chose the pending password: drop it, so that whoever
+        // registered this address first cannot sign in with it once the owner has verified.
+        if (purpose === OtpPurpose.LOGIN) user.passwordHash = null;
+        user.updatedAt = this.deps.clock.now();
+      }
+      return success(this.deps.sessions.create(tx, user, client));
+    });
+    return this.payload(unwrap(outcome));
+  }
+
+  /** Consumes a RESET_PASSWORD code, sets the password, verifies the email and ends every session. */
+  async resetPassword(em: EntityManager, rawEmail: string, code: string, newPassword: string): Promise<boolean> {
+    const email = normalizeEmail(rawEmail);
+    assertPasswordPolicy(newPassword, 'newPassword');
+    const passwordHash = await this.deps.passwords.hash(newPassword);
+    const outcome = await em.transactional(async (tx) => {
+      const consumed = await this.deps.otp.consume(tx, email, OtpPurpose.RESET_PASSWORD, code);
+      if (!consumed.ok) return consumed;
+      const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
+      if (user === null) return failure(new InvalidOtpError());
+      if (!user.active) return failure(new AccountDisabledError());
+      user.passwordHash = passwordHash;
+      user.emailVerified = true;
+      user.updatedAt = this.deps.clock.now();
+      await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
+      return success(true);
+    });
+    return unwrap(outcome);
+  }
+
+  async changePassword(
+    em: EntityManager,
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<boolean> {
+    assertPasswordLength(currentPassword, 'currentPassword');
+    const { user } = principal;
+    if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) throw new InvalidCredentialsError();
+    assertPasswordPolicy(newPassword, 'newPassword');
+    user.passwordHash = await this.deps.passwords.hash(newPassword);
+    user.updatedAt = this.deps.clock.now();
+    await em.transactional(async (tx) => {
+      tx.persist(user);
+      await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.session.id);
+    });
+    return true;
+  }
+
+  async refresh(em: EntityManager, refreshToken: string | null | undefined, client: ClientInfo): Promise<AuthPayload> {
+    if (!refreshToken) throw new UnauthenticatedError('A refresh token is required');
+    return this.payload(await this.deps.sessions.rotate(em, refreshToken, client));
+  }
+
+  /** Ends the session of `refreshToken`, or else of the access token. */
+  async logout(
+    em: EntityManager,
+    refreshToken: string | null | undefined,
+    principal: () => Promise<Principal>,
+  ): Promise<boolean> {
+    const session = refreshToken
+      ? await this.deps.sessions.findByRefreshToken(em, refreshToken)
+      : (await principal()).session;
+    if (session === null) throw new UnauthenticatedError('Refresh token is not valid');
+    this.deps.sessions.end(session, this.deps.clock.now(), 'logout');
+    await em.flush();
+    return true;
+  }
+
+  async logoutAll(em: EntityManager, principal: Principal): Promise<boolean> {
+    await this.deps.sessions.endAllOfUser(em, principal.user.id, 'logout_all');
+    return true;
+  }
+
+  private payload(issued: IssuedSession): AuthPayload {
+    const { user, session, refreshToken } = issued;
+    return {
+      accessToken: this.deps.accessTokens.sign(user.id, session.id, user.roles),
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: this.deps.accessTokens.ttl,
+      user: toUserView(user),
+    };
+  }
+}

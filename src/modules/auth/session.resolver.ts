@@ -1,0 +1,35 @@
+// The signed-in user's sessions: list them, end one.
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../../server/context';
+import { checkUuid } from '../users/user-input';
+import { SessionView } from './auth.types';
+import { SessionService } from './session.service';
+
+@Resolver()
+export class SessionResolver {
+  constructor(private readonly sessionService: SessionService) {}
+
+  @Query(() => [SessionView], { description: "The signed-in user's active sessions." })
+  async sessions(@Ctx() ctx: GraphQLContext): Promise<SessionView[]> {
+    const principal = await ctx.auth();
+    const sessions = await this.sessionService.listLive(ctx.em, principal.user.id);
+    return sessions.map((s) => ({
+      id: s.id,
+      createdAt: s.createdAt,
+      lastUsedAt: s.lastUsedAt,
+      expiresAt: s.expiresAt,
+      userAgent: s.userAgent,
+      ip: s.ip,
+      current: s.id === principal.session.id,
+    }));
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      "Ends one of the signed-in user's own sessions. False when it is not one of theirs or has already ended.",
+  })
+  async revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<boolean> {
+    const principal = await ctx.auth();
+    return this.sessionService.revokeOwn(ctx.em, principal.user.id, checkUuid(id, 'id'));
+  }
+}

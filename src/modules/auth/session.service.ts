@@ -1,0 +1,175 @@
+// Sessions and their rotating refresh tokens. Only SHA-256 hashes of refresh tokens are stored; a rotated
+// token is HMAC(server key, previous token . random nonce), so a replay of the previous token within the
+// grace window can re-derive the same successor without the successor ever being stored.
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { KeyObject } from 'node:crypto';
+import { addSeconds, type Clock } from '../../common/clock';
+import { hmac, randomToken, safeEqual, sha256 } from '../../common/crypto';
+import { AccountDisabledError, UnauthenticatedError } from '../../common/errors';
+import { failure, success, type Outcome } from '../../common/outcome';
+import { User } from '../users/user.entity';
+import { RetiredRefreshToken } from './retired-refresh-token.entity';
+import { Session } from './session.entity';
+
+export interface ClientInfo {
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface IssuedSession {
+  readonly session: Session;
+  readonly user: User;
+  readonly refreshToken: string;
+}
+
+export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'password_reset' | 'refresh_token_reuse' | 'deactivated';
+
+export interface SessionSettings {
+  readonly refreshKey: KeyObject;
+  readonly refreshTtl: number;
+  readonly graceWindow: number;
+}
+
+export class SessionService {
+  constructor(
+    private readonly settings: SessionSettings,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts a new refresh-token family for `user`; the caller flushes. */
+  create(em: EntityManager, user: User, client: ClientInfo): IssuedSession {
+    const now = this.clock.now();
+    const refreshToken = randomToken(32);
+    const session = em.create(Session, {
+      user,
+      currentTokenHash: sha256(refreshToken),
+      userAgent: client.userAgent,
+      ip: client.ip,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: addSeconds(now, this.settings.refreshTtl),
+    });
+    return { session, user, refreshToken };
+  }
+
+  /**
+   * Rotates `refreshToken`. A replay of the previous token within the grace window gets the same successor;
+   * any older token, or the previous one after the window, ends the session (committed before the error).
+   */
+  async rotate(em: EntityManager, refreshToken: string, client: ClientInfo): Promise<IssuedSession> {
+    const hash = sha256(refreshToken);
+    const outcome = await em.transactional(async (tx): Promise<Outcome<IssuedSession>> => {
+      const session = await tx.findOne(
+        Session,
+        { $or: [{ currentTokenHash: hash }, { previousTokenHash: hash }] },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      if (session === null) {
+        await this.endFamilyOfRetired(tx, hash);
+        return failure(new UnauthenticatedError('Refresh token is not valid'));
+      }
+      const now = this.clock.now();
+      if (!this.isLive(session, now)) return failure(new UnauthenticatedError('Refresh token is not valid'));
+      const user = await tx.findOneOrFail(User, session.user.id);
+      if (!user.active) return failure(new AccountDisabledError());
+
+      if (safeEqual(session.currentTokenHash, hash)) {
+        const nonce = randomToken(16);
+        const successor = hmac(this.settings.refreshKey, `${refreshToken}.${nonce}`);
+        if (session.previousTokenHash !== null) {
+          tx.create(RetiredRefreshToken, { tokenHash: session.previousTokenHash, session, retiredAt: now });
+        }
+        session.previousTokenHash = hash;
+        session.currentTokenHash = sha256(successor);
+        session.rotationNonce = nonce;
+        session.rotatedAt = now;
+        this.touch(session, client, now);
+        return success({ session, user, refreshToken: successor });
+      }
+
+      // The previous token: a client's own concurrent refresh within the window, or a replay after it.
+      const rotatedAt = session.rotatedAt ?? session.createdAt;
+      const withinGrace = now.getTime() - rotatedAt.getTime() <= this.settings.graceWindow * 1000;
+      const successor = hmac(this.settings.refreshKey, `${refreshToken}.${session.rotationNonce ?? ''}`);
+      if (withinGrace && safeEqual(sha256(successor), session.currentTokenHash)) {
+        this.touch(session, client, now);
+        return success({ session, user, refreshToken: successor });
+      }
+      this.end(session, now, 'refresh_token_reuse');
+      return failure(new UnauthenticatedError('Refresh token is not valid'));
+    });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** The live session a refresh token (current, or retired: it still names the family) belongs to. */
+  async findByRefreshToken(em: EntityManager, refreshToken: string): Promise<Session | null> {
+    const hash = sha256(refreshToken);
+    let session = await em.findOne(Session, { $or: [{ currentTokenHash: hash }, { previousTokenHash: hash }] });
+    if (session === null) {
+      const retired = await em.findOne(RetiredRefreshToken, { tokenHash: hash }, { populate: ['session'] });
+      session = retired?.session ?? null;
+    }
+    return session !== null && this.isLive(session, this.clock.now()) ? session : null;
+  }
+
+  /** The session an access token names, with its user, if it has not ended. */
+  async findLive(em: EntityManager, sessionId: string): Promise<Session | null> {
+    const session = await em.findOne(Session, { id: sessionId }, { populate: ['user'] });
+    return session !== null && this.isLive(session, this.clock.now()) ? session : null;
+  }
+
+  async listLive(em: EntityManager, userId: string): Promise<Session[]> {
+    return em.find(
+      Session,
+      { user: userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
+      { orderBy: { lastUsedAt: 'desc', id: 'asc' } },
+    );
+  }
+
+  /** Ends a live session of `userId`; false when there is none with that id. */
+  async revokeOwn(em: EntityManager, userId: string, sessionId: string): Promise<boolean> {
+    const ended = await em.nativeUpdate(
+      Session,
+      { id: sessionId, user: userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
+      { revokedAt: this.clock.now(), revokedReason: 'revoked' },
+    );
+    return ended > 0;
+  }
+
+  /** Ends one session; the caller flushes. */
+  end(session: Session, now: Date, reason: RevokeReason): void {
+    if (session.revokedAt !== null) return;
+    session.revokedAt = now;
+    session.revokedReason = reason;
+  }
+
+  /** Ends every live session of a user, except `keepSessionId`; returns how many ended. */
+  async endAllOfUser(em: EntityManager, userId: string, reason: RevokeReason, keepSessionId?: string): Promise<number> {
+    const where: Record<string, unknown> = { user: userId, revokedAt: null };
+    if (keepSessionId !== undefined) where.id = { $ne: keepSessionId };
+    return em.nativeUpdate(Session, where, { revokedAt: this.clock.now(), revokedReason: reason });
+  }
+
+  private isLive(session: Session, now: Date): boolean {
+    return session.revokedAt === null && session.expiresAt.getTime() > now.getTime();
+  }
+
+  private touch(session: Session, client: ClientInfo, now: Date): void {
+    session.lastUsedAt = now;
+    if (client.ip !== null) session.ip = client.ip;
+    if (client.userAgent !== null) session.userAgent = client.userAgent;
+  }
+
+  /** A token found only among the retired ones is reuse: end its family. */
+  private async endFamilyOfRetired(em: EntityManager, hash: string): Promise<void> {
+    const retired = await em.findOne(RetiredRefreshToken, { tokenHash: hash });
+    if (retired === null) return;
+    await em.nativeUpdate(
+      Session,
+      { id: retired.session.id, revokedAt: null },
+      { revokedAt: this.clock.now(), revokedReason: 'refresh_token_reuse' },
+    );
+  }
+}

@@ -1,0 +1,60 @@
+// The emails Portcullis sends. The plain-text part holds a code as 6 consecutive digits and no other run
+// of 6 or more digits, so that clients and tests can read it out reliably.
+import type { OtpPurpose } from '../auth/otp-purpose';
+
+export interface EmailContent {
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+export type EmailKind = 'verify-email' | 'login-code' | 'reset-code' | 'already-registered';
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const CODE_EMAILS: Record<OtpPurpose, { kind: EmailKind; subject: string; intro: string }> = {
+  VERIFY_EMAIL: {
+    kind: 'verify-email',
+    subject: 'Confirm your email address',
+    intro: 'Use this code to confirm your email address and finish signing up:',
+  },
+  LOGIN: { kind: 'login-code', subject: 'Your sign-in code', intro: 'Use this code to sign in:' },
+  RESET_PASSWORD: {
+    kind: 'reset-code',
+    subject: 'Reset your password',
+    intro: 'Use this code to choose a new password:',
+  },
+};
+
+export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number): EmailContent & { kind: EmailKind } {
+  const { kind, subject, intro } = CODE_EMAILS[purpose];
+  const minutes = Math.max(1, Math.round(ttlSeconds / 60));
+  const outro = `The code expires in ${minutes} minutes. If you did not ask for it, you can ignore this email.`;
+  return {
+    kind,
+    subject,
+    text: `${intro}\n\n    ${code}\n\n${outro}\n`,
+    html:
+      `<p>${escapeHtml(intro)}</p>` +
+      `<p style="font-size:24px;font-weight:bold;letter-spacing:4px">${code}</p>` +
+      `<p>${escapeHtml(outro)}</p>`,
+  };
+}
+
+export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
+  const text =
+    'Someone tried to create an account with this email address, which already has one. ' +
+    'Your account has not been changed.\n\nIf it was you, sign in instead, or reset your password if you ' +
+    'have forgotten it. If it was not you, you can ignore this email.\n';
+  return {
+    kind: 'already-registered',
+    subject: 'You already have an account',
+    text,
+    html: text
+      .trim()
+      .split('\n\n')
+      .map((p) => `<p>${escapeHtml(p)}</p>`)
+      .join(''),
+  };
+}

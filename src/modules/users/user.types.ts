@@ -1,0 +1,44 @@
+// The GraphQL view of a user: no secret has a field here.
+import { Field, ID, ObjectType } from 'type-graphql';
+import { Role, scopesOf } from '../../permissions/roles';
+import type { User } from './user.entity';
+
+@ObjectType('User')
+export class UserView {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  email!: string;
+
+  @Field(() => String, { nullable: true })
+  fullName!: string | null;
+
+  @Field(() => Boolean)
+  emailVerified!: boolean;
+
+  @Field(() => Boolean)
+  active!: boolean;
+
+  @Field(() => [Role])
+  roles!: Role[];
+
+  @Field(() => [String], { description: 'Union of the scopes granted by `roles`, sorted.' })
+  scopes!: string[];
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+export function toUserView(user: User): UserView {
+  return Object.assign(new UserView(), {
+    id: user.id,
+    email: user.email,
+    fullName: user.fullName,
+    emailVerified: user.emailVerified,
+    active: user.active,
+    roles: [...user.roles],
+    scopes: scopesOf(user.roles),
+    createdAt: user.createdAt,
+  });
+}

@@ -1,0 +1,12 @@
+// The per-request GraphQL context: one EntityManager fork, client info, and lazy authentication.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Principal } from '../modules/auth/authenticator';
+import type { ClientInfo } from '../modules/auth/session.service';
+
+export interface GraphQLContext {
+  readonly requestId: string;
+  readonly em: EntityManager;
+  readonly client: ClientInfo;
+  /** The signed-in principal; rejects with UNAUTHENTICATED. Resolved once per request. */
+  auth(): Promise<Principal>;
+}

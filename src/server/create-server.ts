@@ -1,0 +1,145 @@
+// Assembles schema + shield + Apollo + Express and the background mail sender. Does not listen by itself.
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { applyMiddleware } from 'graphql-middleware';
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/config';
+import { systemClock, type Clock } from '../common/clock';
+import { deriveKeys } from '../common/keys';
+import { consoleLogger, errorFields, type Logger } from '../common/logger';
+import { requestScope } from '../common/request-context';
+import { openDatabase, type Database } from '../database/database';
+import type { Principal } from '../modules/auth/authenticator';
+import { AuthResolver } from '../modules/auth/auth.resolver';
+import { SessionResolver } from '../modules/auth/session.resolver';
+import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
+import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
+import { UserResolver } from '../modules/users/user.resolver';
+import { permissions } from '../permissions/shield';
+import type { GraphQLContext } from './context';
+import { corsOrigin } from './cors';
+import { createFormatError } from './format-error';
+import { buildTypeSchema } from './schema';
+import { createServices } from './services';
+
+export interface ServerOptions {
+  /** Fixed or movable time for tests; the system clock otherwise. */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly outbox?: Partial<OutboxSenderSettings>;
+}
+
+export interface PortcullisServer {
+  readonly app: Express;
+  readonly httpServer: Server;
+  readonly orm: MikroORM;
+  /** Starts listening; resolves with the bound port (pass 0 for any free port). */
+  listen(port?: number): Promise<number>;
+  /** Stops accepting, finishes in-flight requests and the mail being sent, closes the database. */
+  stop(): Promise<void>;
+}
+
+const BODY_LIMIT = '100kb';
+
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : ''; // present but malformed: authentication will fail, not be skipped
+}
+
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<PortcullisServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? consoleLogger;
+  const keys = deriveKeys(config.jwtSecret);
+  const db: Database = await openDatabase(config);
+  const { orm } = db;
+  const services = createServices(config, keys, clock);
+
+  const resolvers = new Map<unknown, unknown>([
+    [AuthResolver, new AuthResolver(services.auth)],
+    [SessionResolver, new SessionResolver(services.sessions)],
+    [UserResolver, new UserResolver()],
+  ]);
+  const schema = applyMiddleware(
+    await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) }),
+    permissions(),
+  );
+
+  const app = express();
+  const httpServer = createHttpServer(app);
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: createFormatError(logger),
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    introspection: true,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  const mailer: Mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
+  const sender = new OutboxSender(orm, mailer, keys.outbox, logger, { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox });
+  services.outbox.onCommitted(() => sender.kick());
+
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use(
+    '/graphql',
+    cors({ origin: corsOrigin(config.corsOrigins), credentials: true }),
+    express.json({ limit: BODY_LIMIT }),
+    (req, res, next) => {
+      const requestId = randomUUID();
+      res.setHeader('X-Request-Id', requestId);
+      res.locals.requestId = requestId;
+      requestScope.run({ requestId }, next);
+    },
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<GraphQLContext> => {
+        const em = orm.em.fork();
+        const token = bearerToken(req.headers.authorization);
+        let principal: Promise<Principal> | undefined;
+        return {
+          requestId: res.locals.requestId as string,
+          em,
+          client: { ip: req.socket.remoteAddress ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          auth: () => (principal ??= services.authenticator.authenticate(em, token)),
+        };
+      },
+    }),
+  );
+  const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {
+    const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error('unexpected HTTP error', errorFields(err));
+    const message = status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
+    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+  };
+  app.use(onError);
+
+  sender.start();
+
+  return {
+    app,
+    httpServer,
+    orm,
+    listen(port = config.port) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
+      });
+    },
+    async stop() {
+      await sender.stop();
+      await apollo.stop();
+      mailer.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Wires the services of every module from one Config; `server/` is the only place that knows them all.
+import type { Config } from '../config/config';
+import type { Clock } from '../common/clock';
+import type { Keys } from '../common/keys';
+import { AccessTokenService } from '../modules/auth/access-token.service';
+import { AuthService } from '../modules/auth/auth.service';
+import { Authenticator } from '../modules/auth/authenticator';
+import { OtpService } from '../modules/auth/otp.service';
+import { PasswordService } from '../modules/auth/password.service';
+import { SessionService } from '../modules/auth/session.service';
+import { OutboxService } from '../modules/mail/outbox.service';
+
+export interface Services {
+  readonly auth: AuthService;
+  readonly authenticator: Authenticator;
+  readonly sessions: SessionService;
+  readonly outbox: OutboxService;
+}
+
+export function createServices(config: Config, keys: Keys, clock: Clock): Services {
+  const accessTokens = new AccessTokenService(
+    { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
+    clock,
+  );
+  const sessions = new SessionService(
+    { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
+    clock,
+  );
+  const otp = new OtpService(
+    {
+      key: keys.otp,
+      ttl: config.otpTtl,
+      maxAttempts: config.otpMaxAttempts,
+      resendInterval: config.otpResendInterval,
+      maxFailuresPerHour: config.otpMaxFailuresPerHour,
+    },
+    clock,
+  );
+  const outbox = new OutboxService(keys.outbox);
+  const passwords = new PasswordService(config.bcryptCost);
+  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox });
+  return { auth, authenticator: new Authenticator(accessTokens, sessions), sessions, outbox };
+}

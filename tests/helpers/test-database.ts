@@ -1,0 +1,39 @@
+// Gives each test file a database of its own: a fresh database on the real PostgreSQL of TEST_DATABASE_URL,
+// or, on embedded PGlite, this worker's instance with an emptied public schema (files in a worker run in turn).
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+export interface TestDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+async function run(url: string, sql: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (base) {
+    const name = `portcullis_test_${randomBytes(6).toString('hex')}`;
+    await run(base, `create database ${name}`);
+    const url = new URL(base);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      drop: () => run(base, `drop database if exists ${name} with (force)`),
+    };
+  }
+  const urls = (process.env.TEST_PGLITE_URLS ?? '').split(',').filter(Boolean);
+  if (urls.length === 0) throw new Error('no database: set TEST_DATABASE_URL or run through jest global-setup');
+  const worker = Number(process.env.JEST_WORKER_ID ?? '1');
+  const url = urls[(worker - 1) % urls.length]!;
+  await run(url, 'drop schema if exists public cascade; create schema public;');
+  return { url, drop: async () => {} };
+}
