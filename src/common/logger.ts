@@ -19,6 +19,10 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /** An error's name, message and stack for a log line. */
 export function errorFields(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { err: { name: err.name, message: err.message, stack: err.stack } };
+  // Not `instanceof Error`: errors from another realm (a VM context, a worker) fail that check.
+  if (typeof err === 'object' && err !== null && 'message' in err) {
+    const e = err as { name?: unknown; message?: unknown; stack?: unknown };
+    return { err: { name: e.name, message: e.message, stack: e.stack } };
+  }
   return { err: String(err) };
 }

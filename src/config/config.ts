@@ -9,6 +9,8 @@ export interface Config {
   readonly port: number;
   /** postgres://… of a real PostgreSQL; undefined means embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** Most connections to a real PostgreSQL (embedded PGlite always uses one). */
+  readonly databasePoolSize: number;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
   /** undefined means: write each email to the log (development only). */
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     isProduction,
     port: int(env, 'PORT', 4000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     smtpUrl,

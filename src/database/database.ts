@@ -9,14 +9,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolSize'>): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let clientUrl = config.databaseUrl;
   if (clientUrl === undefined) {
     embedded = await startEmbeddedPostgres(config.dataDir);
     clientUrl = embedded.url;
   }
-  const orm = await MikroORM.init(ormOptions({ clientUrl, poolMax: embedded ? 1 : 10 }));
+  const orm = await MikroORM.init(ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize }));
   try {
     await orm.getMigrator().up();
   } catch (err) {

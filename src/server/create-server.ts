@@ -79,6 +79,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     introspection: true,
+    stopOnTerminationSignals: false, // main.ts owns shutdown
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();

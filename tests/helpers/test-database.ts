@@ -5,6 +5,8 @@ import { Client } from 'pg';
 
 export interface TestDatabase {
   readonly url: string;
+  /** DATABASE_POOL_SIZE for the app: PGlite behind its socket is one backend session, so 1 there. */
+  readonly poolSize: number;
   drop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url.pathname = `/${name}`;
     return {
       url: url.toString(),
+      poolSize: 10,
       drop: () => run(base, `drop database if exists ${name} with (force)`),
     };
   }
@@ -35,5 +38,5 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
   const url = urls[(worker - 1) % urls.length]!;
   await run(url, 'drop schema if exists public cascade; create schema public;');
-  return { url, drop: async () => {} };
+  return { url, poolSize: 1, drop: async () => {} };
 }

@@ -44,6 +44,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: String(db.poolSize),
     SMTP_URL: smtp.url,
     JWT_SECRET: TEST_JWT_SECRET,
     BCRYPT_COST: '4',

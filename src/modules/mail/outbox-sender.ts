@@ -119,7 +119,7 @@ export class OutboxSender {
       const attempts = row.attempts + 1;
       const giveUp = attempts >= this.settings.maxAttempts;
       const delay = Math.min(this.settings.retryMaxMs, this.settings.retryBaseMs * 2 ** (attempts - 1));
-      const reason = err instanceof Error ? err.message.slice(0, 500) : 'unknown error';
+      const reason = String((err as { message?: unknown } | null)?.message ?? err).slice(0, 500);
       this.logger.warn(giveUp ? 'email given up' : 'email send failed; will retry', {
         outboxId: row.id,
         kind: row.kind,
