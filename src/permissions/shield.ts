@@ -1,8 +1,22 @@
-// The permission layer: graphql-shield, deny by default. Each rule checks one thing.
-import { allow, rule, shield } from 'graphql-shield';
-import type { IMiddlewareGenerator } from 'graphql-middleware';
-import { ForbiddenError } from '../common/errors';
+// The permission layer: graphql-shield, deny by default. The rule of each Query and Mutation field is
+// derived from its @authenticated / @requiresScopes directives (directives.ts), or `allow` for the public
+// operations; a field with neither is closed by the fallback rule.
+import { allow, and, deny, rule, shield, type IRules } from 'graphql-shield';
+import { isObjectType, type GraphQLSchema } from 'graphql';
+import { ForbiddenError, UnauthenticatedError } from '../common/errors';
 import type { GraphQLContext } from '../server/context';
+import { requirementOf } from './directives';
+
+/** The operations anyone may call, without a token. */
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
+  'Mutation.register',
+  'Mutation.login',
+  'Mutation.requestOtp',
+  'Mutation.verifyOtp',
+  'Mutation.resetPassword',
+  'Mutation.refresh',
+  'Mutation.logout',
+]);
 
 /** A valid access token of a live session. Returns (not throws) the error so shield passes it on. */
 export const isAuthenticated = rule({ cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
@@ -14,32 +28,59 @@ export const isAuthenticated = rule({ cache: 'contextual' })(async (_parent, _ar
   }
 });
 
-/** Operations anyone may call. */
-export const PUBLIC_MUTATIONS = ['register', 'login', 'requestOtp', 'verifyOtp', 'resetPassword', 'refresh', 'logout'] as const;
+const scopeRules = new Map<string, ReturnType<ReturnType<typeof rule>>>();
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- graphql-shield's generator is typed loosely
-export function permissions(): IMiddlewareGenerator<any, GraphQLContext, any> {
-  return shield(
-    {
-      Query: {
-        me: isAuthenticated,
-        sessions: isAuthenticated,
-      },
-      Mutation: {
-        ...Object.fromEntries(PUBLIC_MUTATIONS.map((name) => [name, allow])),
-        logoutAll: isAuthenticated,
-        changePassword: isAuthenticated,
-        revokeSession: isAuthenticated,
-      },
-      User: allow,
-      AuthPayload: allow,
-      CodeSent: allow,
-      Session: allow,
+/** The caller holds every scope of at least one of `sets`. One rule per distinct requirement (shield wants names unique). */
+export function hasScopes(sets: string[][]) {
+  const name = `hasScopes:${JSON.stringify(sets)}`;
+  let found = scopeRules.get(name);
+  if (!found) {
+    found = rule(name, { cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
+      const { scopes } = await ctx.auth();
+      return sets.some((set) => set.every((s) => scopes.includes(s))) ? true : new ForbiddenError(sets);
+    });
+    scopeRules.set(name, found);
+  }
+  return found;
+}
+
+/** The rule map for `schema`: root fields from their directives, every other object type open. */
+export function ruleMap(schema: GraphQLSchema): IRules {
+  type Rule = typeof allow | typeof isAuthenticated | ReturnType<typeof and>;
+  const rules: Record<string, Record<string, Rule> | Rule> = {};
+  for (const root of [schema.getQueryType(), schema.getMutationType()]) {
+    if (!root) continue;
+    const fields: Record<string, Rule> = {};
+    for (const field of Object.values(root.getFields())) {
+      if (PUBLIC_OPERATIONS.has(`${root.name}.${field.name}`)) {
+        fields[field.name] = allow;
+        continue;
+      }
+      const need = requirementOf(field);
+      if (need === null) continue; // no rule: the fallback denies it
+      const checks = [isAuthenticated, ...(need.scopes.length > 0 ? [hasScopes(need.scopes)] : [])];
+      fields[field.name] = checks.length === 1 ? checks[0]! : and(...checks);
+    }
+    rules[root.name] = fields;
+  }
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (isObjectType(type) && !type.name.startsWith('__') && !(type.name in rules)) rules[type.name] = allow;
+  }
+  return rules as unknown as IRules;
+}
+
+export function permissions(schema: GraphQLSchema) {
+  return shield(ruleMap(schema), {
+    fallbackRule: deny,
+    allowExternalErrors: true,
+    // A field nobody ruled on: UNAUTHENTICATED without a valid token, else FORBIDDEN.
+    fallbackError: async (_thrown, _parent, _args, ctx) => {
+      try {
+        await (ctx as unknown as GraphQLContext).auth();
+      } catch {
+        return new UnauthenticatedError();
+      }
+      return new ForbiddenError([]);
     },
-    {
-      fallbackRule: rule()(() => false),
-      allowExternalErrors: true,
-      fallbackError: new ForbiddenError([]),
-    },
-  );
+  });
 }

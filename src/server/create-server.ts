@@ -20,6 +20,8 @@ import { AuthResolver } from '../modules/auth/auth.resolver';
 import { SessionResolver } from '../modules/auth/session.resolver';
 import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
+import { AuditResolver } from '../modules/audit/audit.resolver';
+import { UserAdminResolver } from '../modules/users/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
 import { permissions } from '../permissions/shield';
 import type { GraphQLContext } from './context';
@@ -65,11 +67,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     [AuthResolver, new AuthResolver(services.auth)],
     [SessionResolver, new SessionResolver(services.sessions)],
     [UserResolver, new UserResolver()],
+    [UserAdminResolver, new UserAdminResolver(services.userAdmin)],
+    [AuditResolver, new AuditResolver(services.audit)],
   ]);
-  const schema = applyMiddleware(
-    await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) }),
-    permissions(),
-  );
+  const typeSchema = await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) });
+  const schema = applyMiddleware(typeSchema, permissions(typeSchema));
 
   const app = express();
   const httpServer = createHttpServer(app);

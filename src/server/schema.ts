@@ -1,12 +1,16 @@
 // Builds the executable schema from the type-graphql classes; `container` supplies resolver instances.
-import { GraphQLScalarType, printSchema, type GraphQLSchema } from 'graphql';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { GraphQLScalarType, specifiedDirectives, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { buildSchema, type ContainerType } from 'type-graphql';
 import { AuthResolver } from '../modules/auth/auth.resolver';
 import { SessionResolver } from '../modules/auth/session.resolver';
+import { AuditResolver } from '../modules/audit/audit.resolver';
+import { UserAdminResolver } from '../modules/users/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
+import { AUTH_DIRECTIVES } from '../permissions/directives';
 
-export const RESOLVERS = [AuthResolver, SessionResolver, UserResolver] as const;
+export const RESOLVERS = [AuthResolver, SessionResolver, UserResolver, UserAdminResolver, AuditResolver] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */
 const DateTimeScalar = new GraphQLScalarType({ ...DateTimeISOResolver.toConfig(), name: 'DateTime' });
@@ -16,6 +20,7 @@ export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchem
     resolvers: RESOLVERS,
     container,
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    directives: [...specifiedDirectives, ...AUTH_DIRECTIVES],
     validate: false,
     emitSchemaFile: false,
   });
@@ -24,5 +29,5 @@ export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchem
 /** The SDL committed as schema.graphql. */
 export async function printSchemaFile(): Promise<string> {
   const header = '# Generated from the type-graphql classes by `npm run schema`. Do not edit.\n\n';
-  return header + printSchema(await buildTypeSchema()) + '\n';
+  return header + printSchemaWithDirectives(await buildTypeSchema()) + '\n';
 }

@@ -9,12 +9,16 @@ import { OtpService } from '../modules/auth/otp.service';
 import { PasswordService } from '../modules/auth/password.service';
 import { SessionService } from '../modules/auth/session.service';
 import { OutboxService } from '../modules/mail/outbox.service';
+import { AuditService } from '../modules/audit/audit.service';
+import { UserAdminService } from '../modules/users/user-admin.service';
 
 export interface Services {
   readonly auth: AuthService;
   readonly authenticator: Authenticator;
   readonly sessions: SessionService;
   readonly outbox: OutboxService;
+  readonly audit: AuditService;
+  readonly userAdmin: UserAdminService;
 }
 
 export function createServices(config: Config, keys: Keys, clock: Clock): Services {
@@ -22,9 +26,11 @@ export function createServices(config: Config, keys: Keys, clock: Clock): Servic
     { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
     clock,
   );
+  const audit = new AuditService(clock);
   const sessions = new SessionService(
     { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
     clock,
+    audit,
   );
   const otp = new OtpService(
     {
@@ -38,6 +44,7 @@ export function createServices(config: Config, keys: Keys, clock: Clock): Servic
   );
   const outbox = new OutboxService(keys.outbox);
   const passwords = new PasswordService(config.bcryptCost);
-  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox });
-  return { auth, authenticator: new Authenticator(accessTokens, sessions), sessions, outbox };
+  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit });
+  const userAdmin = new UserAdminService(clock, sessions, audit, passwords);
+  return { auth, authenticator: new Authenticator(accessTokens, sessions), sessions, outbox, audit, userAdmin };
 }

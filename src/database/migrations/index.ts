@@ -2,7 +2,9 @@
 // never edit one that has been applied.
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122124214_initial } from './migration-20261122124214-initial';
+import { Migration20261122132530_auditEvents } from './migration-20261122132530-audit-events';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
+  { name: 'migration-20261122132530-audit-events', class: Migration20261122132530_auditEvents },
 ];

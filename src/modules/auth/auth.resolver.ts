@@ -1,5 +1,7 @@
 // The sign-up, sign-in and sign-out mutations: each one call into AuthService.
 import { Arg, Args, Ctx, Mutation, Resolver } from 'type-graphql';
+import { RequiresScopes } from '../../permissions/directives';
+import { Scope } from '../../permissions/roles';
 import type { GraphQLContext } from '../../server/context';
 import { AuthService } from './auth.service';
 import {
@@ -25,7 +27,7 @@ export class AuthResolver {
       'pending password and sends a fresh code.',
   })
   register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: GraphQLContext): Promise<CodeSent> {
-    return this.auth.register(ctx.em, input);
+    return this.auth.register(ctx.em, input, ctx.client);
   }
 
   @Mutation(() => AuthPayload, {
@@ -41,7 +43,7 @@ export class AuthResolver {
     description: 'Emails a 6-digit code for `purpose`. Same answer for unknown emails (and then nothing is sent).',
   })
   requestOtp(@Args(() => RequestOtpArgs) { email, purpose }: RequestOtpArgs, @Ctx() ctx: GraphQLContext): Promise<CodeSent> {
-    return this.auth.requestOtp(ctx.em, email, purpose);
+    return this.auth.requestOtp(ctx.em, email, purpose, ctx.client);
   }
 
   @Mutation(() => AuthPayload, {
@@ -62,7 +64,7 @@ export class AuthResolver {
     @Args(() => ResetPasswordArgs) { email, code, newPassword }: ResetPasswordArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    return this.auth.resetPassword(ctx.em, email, code, newPassword);
+    return this.auth.resetPassword(ctx.em, email, code, newPassword, ctx.client);
   }
 
   @Mutation(() => AuthPayload, {
@@ -84,19 +86,21 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    return this.auth.logout(ctx.em, refreshToken, () => ctx.auth());
+    return this.auth.logout(ctx.em, refreshToken, () => ctx.auth(), ctx.client);
   }
 
   @Mutation(() => Boolean, { description: 'Ends every session of the signed-in user.' })
+  @RequiresScopes(Scope.SELF_WRITE)
   async logoutAll(@Ctx() ctx: GraphQLContext): Promise<boolean> {
-    return this.auth.logoutAll(ctx.em, await ctx.auth());
+    return this.auth.logoutAll(ctx.em, await ctx.auth(), ctx.client);
   }
 
   @Mutation(() => Boolean, { description: 'Requires the current password; ends every other session of the user.' })
+  @RequiresScopes(Scope.SELF_WRITE)
   async changePassword(
     @Args(() => ChangePasswordArgs) { currentPassword, newPassword }: ChangePasswordArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    return this.auth.changePassword(ctx.em, await ctx.auth(), currentPassword, newPassword);
+    return this.auth.changePassword(ctx.em, await ctx.auth(), currentPassword, newPassword, ctx.client);
   }
 }

@@ -9,8 +9,10 @@ import {
   InvalidOtpError,
   UnauthenticatedError,
 } from '../../common/errors';
-import { failure, success, unwrap } from '../../common/outcome';
+import { failure, success, unwrap, type Outcome } from '../../common/outcome';
 import { Role } from '../../permissions/roles';
+import { AuditType } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
 import type { OutboxService } from '../mail/outbox.service';
 import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
 import { User } from '../users/user.entity';
@@ -19,6 +21,7 @@ import { toUserView } from '../users/user.types';
 import type { AccessTokenService } from './access-token.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
 import type { Principal } from './authenticator';
+import type { OtpCode } from './otp-code.entity';
 import type { OtpService } from './otp.service';
 import { OtpPurpose } from './otp-purpose';
 import { assertPasswordLength, assertPasswordPolicy } from './password-policy';
@@ -32,13 +35,14 @@ export interface AuthDeps {
   readonly sessions: SessionService;
   readonly accessTokens: AccessTokenService;
   readonly outbox: OutboxService;
+  readonly audit: AuditService;
 }
 
 export class AuthService {
   constructor(private readonly deps: AuthDeps) {}
 
   /** Creates or refreshes a pending account and emails a VERIFY_EMAIL code; same answer for a taken email. */
-  async register(em: EntityManager, input: RegisterInput): Promise<CodeSent> {
+  async register(em: EntityManager, input: RegisterInput, client: ClientInfo): Promise<CodeSent> {
     const email = normalizeEmail(input.email);
     const fullName = normalizeFullName(input.fullName);
     assertPasswordPolicy(input.password, 'password');
@@ -50,12 +54,14 @@ export class AuthService {
         const user = await tx.findOne(User, { email });
         if (user?.emailVerified) {
           this.deps.outbox.enqueue(tx, email, alreadyRegisteredEmail());
+          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail: 'already verified: notice sent' });
           return null; // a placeholder code keeps the resend interval; it is never sent
         }
         if (user) {
           user.passwordHash = passwordHash;
           if (fullName !== null) user.fullName = fullName;
           user.updatedAt = now;
+          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail: 'pending account renewed' });
           return user.id;
         }
         const created = tx.create(User, {
@@ -68,6 +74,7 @@ export class AuthService {
           createdAt: now,
           updatedAt: now,
         });
+        this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: created.id, email, detail: 'created' });
         return created.id;
       });
       if (issued.userId !== null) {
@@ -80,7 +87,7 @@ export class AuthService {
   }
 
   /** Emails a code for `purpose` to the account of `email`; for an unknown email nothing is sent. */
-  async requestOtp(em: EntityManager, rawEmail: string, purpose: OtpPurpose): Promise<CodeSent> {
+  async requestOtp(em: EntityManager, rawEmail: string, purpose: OtpPurpose, client: ClientInfo): Promise<CodeSent> {
     const email = normalizeEmail(rawEmail);
     const sent = await em.transactional(async (tx) => {
       const issued = await this.deps.otp.issue(tx, email, purpose, async () => {
@@ -90,6 +97,7 @@ export class AuthService {
       if (issued.userId !== null) {
         this.deps.outbox.enqueue(tx, email, codeEmail(purpose, issued.code, issued.expiresIn));
       }
+      this.deps.audit.record(tx, client, { type: AuditType.OTP_REQUESTED, subjectUserId: issued.userId, email, detail: purpose });
       return issued;
     });
     this.deps.outbox.notifyCommitted();
@@ -102,10 +110,21 @@ export class AuthService {
     const user = await em.findOne(User, { email });
     // One bcrypt comparison on every path (a dummy hash when there is no account) keeps timing equal.
     const matches = await this.deps.passwords.verify(password, user?.passwordHash ?? null);
-    if (user === null || !matches) throw new InvalidCredentialsError();
-    if (!user.emailVerified) throw new EmailNotVerifiedError();
-    if (!user.active) throw new AccountDisabledError();
-    const issued = this.deps.sessions.create(em, user, client);
+    const refusal =
+      user === null || !matches
+        ? { error: new InvalidCredentialsError(), reason: user === null ? 'unknown email' : 'wrong password' }
+        : !user.emailVerified
+          ? { error: new EmailNotVerifiedError(), reason: 'email not verified' }
+          : !user.active
+            ? { error: new AccountDisabledError(), reason: 'account disabled' }
+            : null;
+    if (refusal !== null) {
+      this.deps.audit.record(em, client, { type: AuditType.LOGIN_FAILED, subjectUserId: user?.id, email, detail: refusal.reason });
+      await em.flush();
+      throw refusal.error;
+    }
+    const issued = this.deps.sessions.create(em, user!, client);
+    this.deps.audit.record(em, client, { type: AuditType.LOGIN_SUCCEEDED, actorUserId: user!.id, subjectUserId: user!.id, email, detail: 'password' });
     await em.flush();
     return this.payload(issued);
   }
@@ -123,11 +142,9 @@ export class AuthService {
     }
     const email = normalizeEmail(rawEmail);
     const outcome = await em.transactional(async (tx) => {
-      const consumed = await this.deps.otp.consume(tx, email, purpose, code);
+      const consumed = await this.consumeCode(tx, email, purpose, code, client);
       if (!consumed.ok) return consumed;
-      const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
-      if (user === null) return failure(new InvalidOtpError());
-      if (!user.active) return failure(new AccountDisabledError());
+      const user = consumed.value;
       if (!user.emailVerified) {
         user.emailVerified = true;
         // A LOGIN code proves the email but not who chose the pending password: drop it, so that whoever
@@ -135,26 +152,32 @@ export class AuthService {
         if (purpose === OtpPurpose.LOGIN) user.passwordHash = null;
         user.updatedAt = this.deps.clock.now();
       }
+      this.deps.audit.record(tx, client, { type: AuditType.LOGIN_SUCCEEDED, actorUserId: user.id, subjectUserId: user.id, email, detail: `code (${purpose})` });
       return success(this.deps.sessions.create(tx, user, client));
     });
     return this.payload(unwrap(outcome));
   }
 
   /** Consumes a RESET_PASSWORD code, sets the password, verifies the email and ends every session. */
-  async resetPassword(em: EntityManager, rawEmail: string, code: string, newPassword: string): Promise<boolean> {
+  async resetPassword(
+    em: EntityManager,
+    rawEmail: string,
+    code: string,
+    newPassword: string,
+    client: ClientInfo,
+  ): Promise<boolean> {
     const email = normalizeEmail(rawEmail);
     assertPasswordPolicy(newPassword, 'newPassword');
     const passwordHash = await this.deps.passwords.hash(newPassword);
     const outcome = await em.transactional(async (tx) => {
-      const consumed = await this.deps.otp.consume(tx, email, OtpPurpose.RESET_PASSWORD, code);
+      const consumed = await this.consumeCode(tx, email, OtpPurpose.RESET_PASSWORD, code, client);
       if (!consumed.ok) return consumed;
-      const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
-      if (user === null) return failure(new InvalidOtpError());
-      if (!user.active) return failure(new AccountDisabledError());
+      const user = consumed.value;
       user.passwordHash = passwordHash;
       user.emailVerified = true;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
+      this.deps.audit.record(tx, client, { type: AuditType.PASSWORD_RESET, actorUserId: user.id, subjectUserId: user.id, email });
       return success(true);
     });
     return unwrap(outcome);
@@ -165,6 +188,7 @@ export class AuthService {
     principal: Principal,
     currentPassword: string,
     newPassword: string,
+    client: ClientInfo,
   ): Promise<boolean> {
     assertPasswordLength(currentPassword, 'currentPassword');
     const { user } = principal;
@@ -175,6 +199,7 @@ export class AuthService {
     await em.transactional(async (tx) => {
       tx.persist(user);
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.session.id);
+      this.deps.audit.record(tx, client, { type: AuditType.PASSWORD_CHANGED, actorUserId: user.id, subjectUserId: user.id });
     });
     return true;
   }
@@ -189,19 +214,50 @@ export class AuthService {
     em: EntityManager,
     refreshToken: string | null | undefined,
     principal: () => Promise<Principal>,
+    client: ClientInfo,
   ): Promise<boolean> {
     const session = refreshToken
       ? await this.deps.sessions.findByRefreshToken(em, refreshToken)
       : (await principal()).session;
     if (session === null) throw new UnauthenticatedError('Refresh token is not valid');
     this.deps.sessions.end(session, this.deps.clock.now(), 'logout');
+    const userId = session.user.id;
+    this.deps.audit.record(em, client, { type: AuditType.LOGOUT, actorUserId: userId, subjectUserId: userId, detail: `session ${session.id}` });
     await em.flush();
     return true;
   }
 
-  async logoutAll(em: EntityManager, principal: Principal): Promise<boolean> {
-    await this.deps.sessions.endAllOfUser(em, principal.user.id, 'logout_all');
+  async logoutAll(em: EntityManager, principal: Principal, client: ClientInfo): Promise<boolean> {
+    const userId = principal.user.id;
+    await this.deps.sessions.endAllOfUser(em, userId, 'logout_all');
+    this.deps.audit.record(em, client, { type: AuditType.LOGOUT_ALL, actorUserId: userId, subjectUserId: userId });
+    await em.flush();
     return true;
+  }
+
+  /**
+   * Consumes a code inside `tx` and returns its live account; records the code as accepted or rejected.
+   * A deactivated account's right code is consumed and answered ACCOUNT_DISABLED.
+   */
+  private async consumeCode(
+    tx: EntityManager,
+    email: string,
+    purpose: OtpPurpose,
+    code: string,
+    client: ClientInfo,
+  ): Promise<Outcome<User>> {
+    const consumed: Outcome<OtpCode> = await this.deps.otp.consume(tx, email, purpose, code);
+    if (!consumed.ok) {
+      if (!(consumed.error instanceof BadUserInputError)) {
+        this.deps.audit.record(tx, client, { type: AuditType.OTP_REJECTED, email, detail: purpose });
+      }
+      return consumed;
+    }
+    const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
+    if (user === null) return failure(new InvalidOtpError());
+    this.deps.audit.record(tx, client, { type: AuditType.OTP_ACCEPTED, actorUserId: user.id, subjectUserId: user.id, email, detail: purpose });
+    if (!user.active) return failure(new AccountDisabledError());
+    return success(user);
   }
 
   private payload(issued: IssuedSession): AuthPayload {

@@ -1,5 +1,7 @@
 // The signed-in user's sessions: list them, end one.
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { RequiresScopes } from '../../permissions/directives';
+import { Scope } from '../../permissions/roles';
 import type { GraphQLContext } from '../../server/context';
 import { checkUuid } from '../users/user-input';
 import { SessionView } from './auth.types';
@@ -10,6 +12,7 @@ export class SessionResolver {
   constructor(private readonly sessionService: SessionService) {}
 
   @Query(() => [SessionView], { description: "The signed-in user's active sessions." })
+  @RequiresScopes(Scope.SELF_READ)
   async sessions(@Ctx() ctx: GraphQLContext): Promise<SessionView[]> {
     const principal = await ctx.auth();
     const sessions = await this.sessionService.listLive(ctx.em, principal.user.id);
@@ -28,8 +31,9 @@ export class SessionResolver {
     description:
       "Ends one of the signed-in user's own sessions. False when it is not one of theirs or has already ended.",
   })
+  @RequiresScopes(Scope.SELF_WRITE)
   async revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<boolean> {
     const principal = await ctx.auth();
-    return this.sessionService.revokeOwn(ctx.em, principal.user.id, checkUuid(id, 'id'));
+    return this.sessionService.revokeOwn(ctx.em, principal.user.id, checkUuid(id, 'id'), ctx.client);
   }
 }

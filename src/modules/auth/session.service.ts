@@ -8,6 +8,8 @@ import { addSeconds, type Clock } from '../../common/clock';
 import { hmac, randomToken, safeEqual, sha256 } from '../../common/crypto';
 import { AccountDisabledError, UnauthenticatedError } from '../../common/errors';
 import { failure, success, type Outcome } from '../../common/outcome';
+import { AuditType } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
 import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
 import { Session } from './session.entity';
@@ -35,6 +37,7 @@ export class SessionService {
   constructor(
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   /** Starts a new refresh-token family for `user`; the caller flushes. */
@@ -66,7 +69,7 @@ export class SessionService {
         { lockMode: LockMode.PESSIMISTIC_WRITE },
       );
       if (session === null) {
-        await this.endFamilyOfRetired(tx, hash);
+        await this.endFamilyOfRetired(tx, hash, client);
         return failure(new UnauthenticatedError('Refresh token is not valid'));
       }
       const now = this.clock.now();
@@ -97,6 +100,7 @@ export class SessionService {
         return success({ session, user, refreshToken: successor });
       }
       this.end(session, now, 'refresh_token_reuse');
+      this.recordReuse(tx, session.id, user.id, client);
       return failure(new UnauthenticatedError('Refresh token is not valid'));
     });
     if (!outcome.ok) throw outcome.error;
@@ -129,13 +133,16 @@ export class SessionService {
   }
 
   /** Ends a live session of `userId`; false when there is none with that id. */
-  async revokeOwn(em: EntityManager, userId: string, sessionId: string): Promise<boolean> {
+  async revokeOwn(em: EntityManager, userId: string, sessionId: string, client: ClientInfo): Promise<boolean> {
     const ended = await em.nativeUpdate(
       Session,
       { id: sessionId, user: userId, revokedAt: null, expiresAt: { $gt: this.clock.now() } },
       { revokedAt: this.clock.now(), revokedReason: 'revoked' },
     );
-    return ended > 0;
+    if (ended === 0) return false;
+    this.audit.record(em, client, { type: AuditType.SESSION_REVOKED, actorUserId: userId, subjectUserId: userId, detail: `session ${sessionId}` });
+    await em.flush();
+    return true;
   }
 
   /** Ends one session; the caller flushes. */
@@ -163,13 +170,17 @@ export class SessionService {
   }
 
   /** A token found only among the retired ones is reuse: end its family. */
-  private async endFamilyOfRetired(em: EntityManager, hash: string): Promise<void> {
-    const retired = await em.findOne(RetiredRefreshToken, { tokenHash: hash });
+  private async endFamilyOfRetired(em: EntityManager, hash: string, client: ClientInfo): Promise<void> {
+    const retired = await em.findOne(RetiredRefreshToken, { tokenHash: hash }, { populate: ['session'] });
     if (retired === null) return;
-    await em.nativeUpdate(
-      Session,
-      { id: retired.session.id, revokedAt: null },
-      { revokedAt: this.clock.now(), revokedReason: 'refresh_token_reuse' },
-    );
+    const { session } = retired;
+    if (session.revokedAt === null) {
+      this.end(session, this.clock.now(), 'refresh_token_reuse');
+      this.recordReuse(em, session.id, session.user.id, client);
+    }
+  }
+
+  private recordReuse(em: EntityManager, sessionId: string, userId: string, client: ClientInfo): void {
+    this.audit.record(em, client, { type: AuditType.REFRESH_TOKEN_REUSE, subjectUserId: userId, detail: `session ${sessionId} ended` });
   }
 }

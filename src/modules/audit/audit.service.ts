@@ -1,0 +1,63 @@
+// Writes audit events in the caller's unit of work and reads them back page by page.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../common/clock';
+import { decodeCursor, encodeCursor, pageSize, type Page } from '../../common/pagination';
+import type { ClientInfo } from '../auth/session.service';
+import { AuditEvent, type AuditType } from './audit-event.entity';
+
+export interface AuditEntry {
+  readonly type: AuditType;
+  readonly actorUserId?: string | null;
+  readonly subjectUserId?: string | null;
+  readonly email?: string | null;
+  readonly detail?: string | null;
+}
+
+export interface AuditFilter {
+  readonly subjectUserId?: string;
+  readonly type?: string;
+}
+
+export class AuditService {
+  constructor(private readonly clock: Clock) {}
+
+  /** Adds an event to `em`'s unit of work; it is written with the caller's flush or commit. */
+  record(em: EntityManager, client: ClientInfo | null, entry: AuditEntry): void {
+    em.create(AuditEvent, {
+      type: entry.type,
+      actorUserId: entry.actorUserId ?? null,
+      subjectUserId: entry.subjectUserId ?? null,
+      email: entry.email ?? null,
+      detail: entry.detail ?? null,
+      ip: client?.ip ?? null,
+      userAgent: client?.userAgent ?? null,
+      createdAt: this.clock.now(),
+    });
+  }
+
+  /** Newest first; the cursor is the (createdAt, id) of the last event seen. */
+  async list(em: EntityManager, filter: AuditFilter, first: number, after: string | null | undefined): Promise<Page<AuditEvent>> {
+    const limit = pageSize(first);
+    const where: Record<string, unknown> = {};
+    if (filter.subjectUserId !== undefined) where.subjectUserId = filter.subjectUserId;
+    if (filter.type !== undefined) where.type = filter.type;
+    const totalCount = await em.count(AuditEvent, where);
+    const cursor = decodeCursor(after);
+    const page = await em.find(
+      AuditEvent,
+      cursor
+        ? {
+            ...where,
+            $or: [{ createdAt: { $lt: cursor.at } }, { createdAt: cursor.at, id: { $lt: cursor.id } }],
+          }
+        : where,
+      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: limit + 1 },
+    );
+    const items = page.slice(0, limit);
+    return {
+      items: items.map((e) => ({ node: e, cursor: encodeCursor(e.createdAt, e.id) })),
+      hasNextPage: page.length > limit,
+      totalCount,
+    };
+  }
+}

@@ -1,0 +1,159 @@
+// Administration of accounts: listing, roles, activation, and the first admin from the command line.
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../common/clock';
+import { BadUserInputError } from '../../common/errors';
+import { decodeCursor, encodeCursor, pageSize, type Page } from '../../common/pagination';
+import { Role } from '../../permissions/roles';
+import { AuditType } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
+import type { PasswordService } from '../auth/password.service';
+import type { ClientInfo, SessionService } from '../auth/session.service';
+import { User } from './user.entity';
+
+export interface UserFilterInput {
+  readonly email?: string | null;
+  readonly role?: Role | null;
+  readonly active?: boolean | null;
+}
+
+export interface Actor {
+  readonly userId: string | null;
+  readonly client: ClientInfo | null;
+}
+
+export class UserAdminService {
+  constructor(
+    private readonly clock: Clock,
+    private readonly sessions: SessionService,
+    private readonly audit: AuditService,
+    private readonly passwords: PasswordService,
+  ) {}
+
+  /** Oldest first, by (createdAt, id); `first` is capped at 100. */
+  async list(em: EntityManager, filter: UserFilterInput, first: number, after: string | null | undefined): Promise<Page<User>> {
+    const limit = pageSize(first);
+    const where: Record<string, unknown> = {};
+    if (filter.email) where.email = { $ilike: `%${filter.email.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    if (filter.role) where.roles = { $contains: [filter.role] };
+    if (filter.active !== null && filter.active !== undefined) where.active = filter.active;
+    const totalCount = await em.count(User, where);
+    const cursor = decodeCursor(after);
+    const rows = await em.find(
+      User,
+      cursor ? { ...where, $or: [{ createdAt: { $gt: cursor.at } }, { createdAt: cursor.at, id: { $gt: cursor.id } }] } : where,
+      { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: limit + 1 },
+    );
+    return {
+      items: rows.slice(0, limit).map((u) => ({ node: u, cursor: encodeCursor(u.createdAt, u.id) })),
+      hasNextPage: rows.length > limit,
+      totalCount,
+    };
+  }
+
+  get(em: EntityManager, id: string): Promise<User | null> {
+    return em.findOne(User, { id });
+  }
+
+  /**
+   * Replaces a user's roles. A user keeps at least one role and the last active ADMIN keeps ADMIN.
+   * Access tokens issued with the old roles stop working at once (the authenticator compares a token's
+   * roles with the user's); refreshing issues one with the new roles.
+   */
+  async setRoles(em: EntityManager, actor: Actor, userId: string, roles: Role[]): Promise<User> {
+    const wanted = [...new Set(roles)].sort();
+    if (wanted.length === 0) throw new BadUserInputError('roles', ['a user keeps at least one role']);
+    return em.transactional(async (tx) => {
+      await lockAdmins(tx);
+      const user = await this.mustFind(tx, userId);
+      if (user.roles.includes(Role.ADMIN) && !wanted.includes(Role.ADMIN) && user.active) {
+        await this.assertAnotherActiveAdmin(tx, user.id, 'roles', 'the last active ADMIN cannot lose ADMIN');
+      }
+      const before = [...user.roles].sort().join(',');
+      user.roles = wanted;
+      user.updatedAt = this.clock.now();
+      this.audit.record(tx, actor.client, {
+        type: AuditType.ROLES_CHANGED,
+        actorUserId: actor.userId,
+        subjectUserId: user.id,
+        detail: `${before} -> ${wanted.join(',')}`,
+      });
+      return user;
+    });
+  }
+
+  /** Deactivating ends every session of the user; the last active ADMIN cannot be deactivated. */
+  async setActive(em: EntityManager, actor: Actor, userId: string, active: boolean): Promise<User> {
+    return em.transactional(async (tx) => {
+      await lockAdmins(tx);
+      const user = await this.mustFind(tx, userId);
+      if (!active && user.active && user.roles.includes(Role.ADMIN)) {
+        await this.assertAnotherActiveAdmin(tx, user.id, 'active', 'the last active ADMIN cannot be deactivated');
+      }
+      if (user.active !== active) {
+        user.active = active;
+        user.updatedAt = this.clock.now();
+        this.audit.record(tx, actor.client, {
+          type: AuditType.ACTIVATION_CHANGED,
+          actorUserId: actor.userId,
+          subjectUserId: user.id,
+          detail: active ? 'activated' : 'deactivated',
+        });
+      }
+      if (!active) await this.sessions.endAllOfUser(tx, user.id, 'deactivated');
+      return user;
+    });
+  }
+
+  /**
+   * For `npm run admin:create`: promotes the account of `email` to ADMIN (verified, active), or creates a
+   * verified ADMIN with `password`. Returns whether it created the account.
+   */
+  async createOrPromoteAdmin(em: EntityManager, email: string, password: () => Promise<string>): Promise<{ user: User; created: boolean }> {
+    const existing = await em.findOne(User, { email });
+    const now = this.clock.now();
+    if (existing) {
+      const before = [...existing.roles].sort().join(',');
+      existing.roles = [...new Set([...existing.roles, Role.ADMIN])].sort();
+      existing.emailVerified = true;
+      existing.active = true;
+      existing.updatedAt = now;
+      this.audit.record(em, null, {
+        type: AuditType.ROLES_CHANGED,
+        subjectUserId: existing.id,
+        detail: `${before} -> ${existing.roles.join(',')} (command line)`,
+      });
+      await em.flush();
+      return { user: existing, created: false };
+    }
+    const passwordHash = await this.passwords.hash(await password());
+    const user = em.create(User, {
+      email,
+      passwordHash,
+      fullName: null,
+      emailVerified: true,
+      active: true,
+      roles: [Role.ADMIN],
+      createdAt: now,
+      updatedAt: now,
+    });
+    this.audit.record(em, null, { type: AuditType.ROLES_CHANGED, subjectUserId: user.id, detail: '-> ADMIN (command line)' });
+    await em.flush();
+    return { user, created: true };
+  }
+
+  private async mustFind(em: EntityManager, userId: string): Promise<User> {
+    const user = await em.findOne(User, { id: userId });
+    if (user === null) throw new BadUserInputError('userId', ['no user has this id']);
+    return user;
+  }
+
+  private async assertAnotherActiveAdmin(em: EntityManager, exceptId: string, field: string, reason: string): Promise<void> {
+    const others = await em.count(User, { id: { $ne: exceptId }, active: true, roles: { $contains: [Role.ADMIN] } });
+    if (others === 0) throw new BadUserInputError(field, [reason]);
+  }
+}
+
+/** Serialises changes that could remove the last admin (two admins demoting each other at once). */
+async function lockAdmins(tx: EntityManager): Promise<void> {
+  await tx.execute("select pg_advisory_xact_lock(hashtext('portcullis:admins'))");
+}
