@@ -8,8 +8,11 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** `dataDir` undefined keeps the database in memory (tests). */
-export async function startEmbeddedPostgres(dataDir: string | undefined, port = 0): Promise<EmbeddedPostgres> {
+/**
+ * `dataDir` undefined keeps the database in memory (tests). PGlite is one backend session: its socket
+ * server multiplexes `maxConnections` clients onto it, queueing each transaction behind the others.
+ */
+export async function startEmbeddedPostgres(dataDir: string | undefined, maxConnections = 1): Promise<EmbeddedPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   let db;
@@ -20,7 +23,7 @@ export async function startEmbeddedPostgres(dataDir: string | undefined, port = 
     mkdirSync(join(dir, '..'), { recursive: true });
     db = await PGlite.create(dir);
   }
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 1 });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
   await server.start();
   const conn = server.getServerConn(); // "127.0.0.1:PORT"
   return {

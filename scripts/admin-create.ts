@@ -1,0 +1,64 @@
+// `npm run admin:create -- --email a@b.c`: creates a verified ADMIN, or promotes an existing account.
+// The password (for a new account) is prompted for on a terminal, or read from the first line of stdin.
+// It opens the database of DATABASE_URL, or the embedded one under DATA_DIR (stop the server first).
+import 'reflect-metadata';
+import { createInterface } from 'node:readline';
+import { loadConfig } from '../src/config/config';
+import { systemClock } from '../src/common/clock';
+import { deriveKeys } from '../src/common/keys';
+import { openDatabase } from '../src/database/database';
+import { assertPasswordPolicy } from '../src/modules/auth/password-policy';
+import { normalizeEmail } from '../src/modules/users/user-input';
+import { createServices } from '../src/server/services';
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+/** One line from stdin; on a terminal, asked twice with the typing hidden. */
+async function readPassword(): Promise<string> {
+  const tty = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: tty ? process.stderr : undefined, terminal: tty });
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (prompt: string): Promise<string> => {
+    if (tty) process.stderr.write(prompt);
+    const muted = rl as unknown as { _writeToOutput?: (s: string) => void };
+    muted._writeToOutput = () => {}; // a common readline idiom for hidden input
+    const next = await lines.next();
+    if (tty) process.stderr.write('\n');
+    if (next.done) throw new Error('no password given on stdin');
+    return next.value;
+  };
+  try {
+    const password = await ask('Password for the new admin: ');
+    if (tty && (await ask('Password again: ')) !== password) throw new Error('the passwords differ');
+    return password;
+  } finally {
+    rl.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const rawEmail = argValue('--email');
+  if (!rawEmail) throw new Error('usage: npm run admin:create -- --email admin@example.com');
+  const email = normalizeEmail(rawEmail);
+  const config = loadConfig();
+  const db = await openDatabase(config);
+  try {
+    const { userAdmin } = createServices(config, deriveKeys(config.jwtSecret), systemClock);
+    const { user, created } = await userAdmin.createOrPromoteAdmin(db.orm.em.fork(), email, async () => {
+      const password = await readPassword();
+      assertPasswordPolicy(password, 'password');
+      return password;
+    });
+    console.log(`${created ? 'created' : 'promoted'} ${user.email} (${user.id}) with roles ${user.roles.join(', ')}`);
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`admin:create failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
