@@ -52,6 +52,7 @@ export class AuditEvent {
   @Property({ type: 'text', nullable: true })
   detail: string | null = null;
 
-  @Property({ type: 'timestamptz' })
+  /** Millisecond precision, like JavaScript dates, so keyset cursors compare exactly. */
+  @Property({ type: 'timestamptz', length: 3 })
   createdAt!: Date;
 }

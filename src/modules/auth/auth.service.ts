@@ -249,7 +249,8 @@ export class AuthService {
     const consumed: Outcome<OtpCode> = await this.deps.otp.consume(tx, email, purpose, code);
     if (!consumed.ok) {
       if (!(consumed.error instanceof BadUserInputError)) {
-        this.deps.audit.record(tx, client, { type: AuditType.OTP_REJECTED, email, detail: purpose });
+        const owner = await tx.findOne(User, { email }, { fields: ['id'] });
+        this.deps.audit.record(tx, client, { type: AuditType.OTP_REJECTED, subjectUserId: owner?.id, email, detail: purpose });
       }
       return consumed;
     }

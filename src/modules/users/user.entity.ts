@@ -27,7 +27,8 @@ export class User {
   @Enum({ items: () => Role, array: true })
   roles: Opt<Role[]> = [Role.USER];
 
-  @Property({ type: 'timestamptz' })
+  /** Millisecond precision, like JavaScript dates, so keyset cursors compare exactly. */
+  @Property({ type: 'timestamptz', length: 3 })
   createdAt!: Date;
 
   @Property({ type: 'timestamptz' })
