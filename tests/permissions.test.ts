@@ -37,6 +37,7 @@ const EXPECTED: Record<string, Rule> = {
   'Query.user': 'users:read',
   'Query.auditEvents': 'users:read',
   'Mutation.setUserActive': 'users:write',
+  'Mutation.unlockUser': 'users:write',
   'Mutation.setUserRoles': 'roles:write',
 };
 
@@ -110,6 +111,10 @@ const EXAMPLES: Record<string, Example> = {
   },
   'Mutation.setUserRoles': {
     query: 'mutation($id: ID!) { setUserRoles(userId: $id, roles: [USER]) { id roles } }',
+    vars: () => ({ id: throwaway.id }),
+  },
+  'Mutation.unlockUser': {
+    query: 'mutation($id: ID!) { unlockUser(userId: $id) { id } }',
     vars: () => ({ id: throwaway.id }),
   },
 };

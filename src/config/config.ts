@@ -1,4 +1,6 @@
 // Environment → one frozen, typed Config, validated once at start-up.
+import proxyAddr from 'proxy-addr';
+import { loadLimitRules, type LimitRule } from '../rate-limit/limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 
 export type NodeEnv = 'production' | 'development' | 'test';
@@ -31,6 +33,14 @@ export interface Config {
   readonly otpMaxFailuresPerHour: number;
   readonly bcryptCost: number;
   readonly rateLimitPerMinute: number;
+  /** Per-operation limits (rate-limit/limits.ts). */
+  readonly limits: readonly LimitRule[];
+  /** Express `trust proxy`: which peers may set X-Forwarded-For. false: use the socket address. */
+  readonly trustProxy: false | number | string;
+  /** Introspection in production (always on otherwise). */
+  readonly introspection: boolean;
+  /** Longest a request may take, in milliseconds. */
+  readonly requestTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,6 +78,18 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw;
+}
+
+function trustProxy(env: Env): false | number | string {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined || /^false$/i.test(raw)) return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  try {
+    proxyAddr.compile(raw.split(',').map((p) => p.trim()));
+  } catch {
+    throw new ConfigError('TRUST_PROXY', `must be a number of hops or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal), got "${raw}"`);
   }
   return raw;
 }
@@ -132,6 +154,10 @@ export function loadConfig(env: Env = process.env): Config {
     otpMaxFailuresPerHour: int(env, 'OTP_MAX_FAILURES_PER_HOUR', 10, 1, 10000),
     bcryptCost: int(env, 'BCRYPT_COST', 12, isProduction ? 10 : 4, 15),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1000000),
+    limits: loadLimitRules(env),
+    trustProxy: trustProxy(env),
+    introspection: !isProduction || bool(env, 'INTROSPECTION', false),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
   };
   return Object.freeze(config);
 }

@@ -1,7 +1,7 @@
 // The permission layer: graphql-shield, deny by default. The rule of each Query and Mutation field is
 // derived from its @authenticated / @requiresScopes directives (directives.ts), or `allow` for the public
 // operations; a field with neither is closed by the fallback rule.
-import { allow, and, deny, rule, shield, type IRules } from 'graphql-shield';
+import { allow, and, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { ForbiddenError, UnauthenticatedError } from '../common/errors';
 import type { GraphQLContext } from '../server/context';
@@ -44,22 +44,29 @@ export function hasScopes(sets: string[][]) {
   return found;
 }
 
-/** The rule map for `schema`: root fields from their directives, every other object type open. */
-export function ruleMap(schema: GraphQLSchema): IRules {
-  type Rule = typeof allow | typeof isAuthenticated | ReturnType<typeof and>;
+type Rule = typeof allow | typeof isAuthenticated | ReturnType<typeof and> | ReturnType<typeof chain>;
+
+/**
+ * The rule map for `schema`: root fields from their directives, every other object type open. `limits`
+ * adds request limits (rate-limit/) to the fields it names, checked after the permission.
+ */
+export function ruleMap(schema: GraphQLSchema, limits: ReadonlyMap<string, Rule> = new Map()): IRules {
   const rules: Record<string, Record<string, Rule> | Rule> = {};
   for (const root of [schema.getQueryType(), schema.getMutationType()]) {
     if (!root) continue;
     const fields: Record<string, Rule> = {};
     for (const field of Object.values(root.getFields())) {
-      if (PUBLIC_OPERATIONS.has(`${root.name}.${field.name}`)) {
-        fields[field.name] = allow;
+      const key = `${root.name}.${field.name}`;
+      const limit = limits.get(key);
+      if (PUBLIC_OPERATIONS.has(key)) {
+        fields[field.name] = limit ?? allow;
         continue;
       }
       const need = requirementOf(field);
       if (need === null) continue; // no rule: the fallback denies it
       const checks = [isAuthenticated, ...(need.scopes.length > 0 ? [hasScopes(need.scopes)] : [])];
-      fields[field.name] = checks.length === 1 ? checks[0]! : and(...checks);
+      const permission = checks.length === 1 ? checks[0]! : and(...checks);
+      fields[field.name] = limit ? chain(permission, limit) : permission;
     }
     rules[root.name] = fields;
   }
@@ -69,8 +76,8 @@ export function ruleMap(schema: GraphQLSchema): IRules {
   return rules as unknown as IRules;
 }
 
-export function permissions(schema: GraphQLSchema) {
-  return shield(ruleMap(schema), {
+export function permissions(schema: GraphQLSchema, limits?: ReadonlyMap<string, Rule>) {
+  return shield(ruleMap(schema, limits), {
     fallbackRule: deny,
     allowExternalErrors: true,
     // A field nobody ruled on: UNAUTHENTICATED without a valid token, else FORBIDDEN.

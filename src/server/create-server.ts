@@ -4,6 +4,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
+import helmet from 'helmet';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { applyMiddleware } from 'graphql-middleware';
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,11 @@ import { AuditResolver } from '../modules/audit/audit.resolver';
 import { UserAdminResolver } from '../modules/users/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
 import { permissions } from '../permissions/shield';
+import { ipRequestLimit } from '../rate-limit/ip-limit';
+import { operationLimitRules } from '../rate-limit/operation-limits';
+import { createLimitStore } from '../rate-limit/store';
+import { DOCUMENT_LIMITS, documentLimits } from './graphql-limits';
+import { readiness } from './readiness';
 import type { GraphQLContext } from './context';
 import { corsOrigin } from './cors';
 import { createFormatError } from './format-error';
@@ -70,19 +76,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     [UserAdminResolver, new UserAdminResolver(services.userAdmin)],
     [AuditResolver, new AuditResolver(services.audit)],
   ]);
+  const limitStore = createLimitStore(config.redisUrl, logger);
   const typeSchema = await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) });
-  const schema = applyMiddleware(typeSchema, permissions(typeSchema));
+  const schema = applyMiddleware(typeSchema, permissions(typeSchema, operationLimitRules(config.limits, limitStore.store)));
 
   const app = express();
-  const httpServer = createHttpServer(app);
+  const httpServer = createHttpServer({ requestTimeout: config.requestTimeoutMs }, app);
+  const armor = documentLimits(config.isProduction);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError: createFormatError(logger),
     includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    introspection: true,
+    introspection: config.introspection,
+    hideSchemaDetailsFromClientErrors: config.isProduction, // no "Did you mean …" in production
     stopOnTerminationSignals: false, // main.ts owns shutdown
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    validationRules: armor.validationRules,
+    parseOptions: { maxTokens: DOCUMENT_LIMITS.maxTokens },
+    plugins: [...armor.plugins, ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();
 
@@ -91,12 +103,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   services.outbox.onCommitted(() => sender.kick());
 
   app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(
+    helmet({
+      // Apollo's development landing page loads from a CDN; production serves no page.
+      contentSecurityPolicy: config.isProduction ? undefined : false,
+      crossOriginEmbedderPolicy: false,
+      strictTransportSecurity: config.isProduction,
+    }),
+  );
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/readyz', readiness(orm, limitStore));
   app.use(
     '/graphql',
     cors({ origin: corsOrigin(config.corsOrigins), credentials: true }),
+    ipRequestLimit(limitStore.store, config.rateLimitPerMinute),
     express.json({ limit: BODY_LIMIT }),
     (req, res, next) => {
       const requestId = randomUUID();
@@ -112,7 +135,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         return {
           requestId: res.locals.requestId as string,
           em,
-          client: { ip: req.socket.remoteAddress ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          client: { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
           auth: () => (principal ??= services.authenticator.authenticate(em, token)),
         };
       },
@@ -142,6 +165,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await sender.stop();
       await apollo.stop();
       mailer.close();
+      await limitStore.close();
       await db.close();
     },
   };

@@ -8,6 +8,7 @@ import { Authenticator } from '../modules/auth/authenticator';
 import { OtpService } from '../modules/auth/otp.service';
 import { PasswordService } from '../modules/auth/password.service';
 import { SessionService } from '../modules/auth/session.service';
+import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
 import { AuditService } from '../modules/audit/audit.service';
 import { UserAdminService } from '../modules/users/user-admin.service';
@@ -44,7 +45,7 @@ export function createServices(config: Config, keys: Keys, clock: Clock): Servic
   );
   const outbox = new OutboxService(keys.outbox);
   const passwords = new PasswordService(config.bcryptCost);
-  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit });
+  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit, lockout: new LockoutService(clock) });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords);
   return { auth, authenticator: new Authenticator(accessTokens, sessions), sessions, outbox, audit, userAdmin };
 }

@@ -1,12 +1,18 @@
 // Starts the real HTTP server for one test file: its own database, a real SMTP server, a movable clock.
 import { loadConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/common/logger';
+import { LIMIT_DEFAULTS } from '../../src/rate-limit/limits';
 import { createServer, type PortcullisServer } from '../../src/server/create-server';
 import { FakeClock } from './fake-clock';
 import { TestSmtp } from './smtp';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
+
+export const RELAXED_LIMITS: Record<string, string> = {
+  RATE_LIMIT_PER_MINUTE: '1000000',
+  ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '1000000/1s'])),
+};
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -48,6 +54,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     SMTP_URL: smtp.url,
     JWT_SECRET: TEST_JWT_SECRET,
     BCRYPT_COST: '4',
+    // Request limits out of the way; tests of the limits themselves set them.
+    ...RELAXED_LIMITS,
     ...options.env,
   });
   const clock = new FakeClock();

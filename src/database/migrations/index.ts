@@ -4,9 +4,11 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122124214_initial } from './migration-20261122124214-initial';
 import { Migration20261122132530_auditEvents } from './migration-20261122132530-audit-events';
 import { Migration20261122135217_cursorPrecision } from './migration-20261122135217-cursor-precision';
+import { Migration20261122135650_auditEmailIndex } from './migration-20261122135650-auditEmailIndex';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
   { name: 'migration-20261122132530-audit-events', class: Migration20261122132530_auditEvents },
   { name: 'migration-20261122135217-cursor-precision', class: Migration20261122135217_cursorPrecision },
+  { name: 'migration-20261122135650-auditEmailIndex', class: Migration20261122135650_auditEmailIndex },
 ];

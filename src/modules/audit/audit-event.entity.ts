@@ -16,6 +16,7 @@ export const AuditType = {
   PASSWORD_RESET: 'PASSWORD_RESET',
   ROLES_CHANGED: 'ROLES_CHANGED',
   ACTIVATION_CHANGED: 'ACTIVATION_CHANGED',
+  ACCOUNT_UNLOCKED: 'ACCOUNT_UNLOCKED',
 } as const;
 export type AuditType = (typeof AuditType)[keyof typeof AuditType];
 
@@ -23,6 +24,7 @@ export type AuditType = (typeof AuditType)[keyof typeof AuditType];
 @Index({ properties: ['subjectUserId', 'createdAt'] })
 @Index({ properties: ['type', 'createdAt'] })
 @Index({ properties: ['createdAt'] })
+@Index({ properties: ['email', 'createdAt'] })
 export class AuditEvent {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -19,6 +19,7 @@ import { User } from '../users/user.entity';
 import { normalizeEmail, normalizeFullName } from '../users/user-input';
 import { toUserView } from '../users/user.types';
 import type { AccessTokenService } from './access-token.service';
+import type { LockoutService } from './lockout.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
 import type { Principal } from './authenticator';
 import type { OtpCode } from './otp-code.entity';
@@ -36,6 +37,7 @@ export interface AuthDeps {
   readonly accessTokens: AccessTokenService;
   readonly outbox: OutboxService;
   readonly audit: AuditService;
+  readonly lockout: LockoutService;
 }
 
 export class AuthService {
@@ -107,6 +109,7 @@ export class AuthService {
   async login(em: EntityManager, rawEmail: string, password: string, client: ClientInfo): Promise<AuthPayload> {
     const email = normalizeEmail(rawEmail);
     assertPasswordLength(password, 'password');
+    await this.deps.lockout.check(em, email);
     const user = await em.findOne(User, { email });
     // One bcrypt comparison on every path (a dummy hash when there is no account) keeps timing equal.
     const matches = await this.deps.passwords.verify(password, user?.passwordHash ?? null);

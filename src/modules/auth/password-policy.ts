@@ -1,5 +1,6 @@
-// The password policy of CONTRACT.md: 8–128 characters with lower, upper, digit and symbol.
+// The password policy of CONTRACT.md: 8–128 characters with lower, upper, digit and symbol, and not common.
 import { BadUserInputError } from '../../common/errors';
+import { isCommonPassword } from './common-passwords';
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 128;
@@ -14,6 +15,7 @@ export function passwordProblems(password: string): string[] {
   if (!/\p{Lu}/u.test(password)) reasons.push('must contain an uppercase letter');
   if (!/\p{Nd}/u.test(password)) reasons.push('must contain a digit');
   if (!/[^\p{L}\p{N}]/u.test(password)) reasons.push('must contain a character that is neither letter nor digit');
+  if (isCommonPassword(password)) reasons.push('is one of the 10,000 most common passwords');
   return reasons;
 }
 

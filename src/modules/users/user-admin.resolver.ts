@@ -44,6 +44,14 @@ export class UserAdminResolver {
   }
 
   @Mutation(() => UserView, {
+    description: 'Scope users:write. Clears the password sign-in lockout of the user.',
+  })
+  @RequiresScopes(Scope.USERS_WRITE)
+  async unlockUser(@Arg('userId', () => ID) userId: string, @Ctx() ctx: GraphQLContext): Promise<UserView> {
+    return toUserView(await this.admin.unlock(ctx.em, await actorOf(ctx), checkUuid(userId, 'userId')));
+  }
+
+  @Mutation(() => UserView, {
     description: 'Scope users:write. Deactivating ends every session of that user at once.',
   })
   @RequiresScopes(Scope.USERS_WRITE)

@@ -104,6 +104,19 @@ export class UserAdminService {
     });
   }
 
+  /** Clears a password sign-in lockout (lockout.service.ts counts failures since the last unlock). */
+  async unlock(em: EntityManager, actor: Actor, userId: string): Promise<User> {
+    const user = await this.mustFind(em, userId);
+    this.audit.record(em, actor.client, {
+      type: AuditType.ACCOUNT_UNLOCKED,
+      actorUserId: actor.userId,
+      subjectUserId: user.id,
+      email: user.email,
+    });
+    await em.flush();
+    return user;
+  }
+
   /**
    * For `npm run admin:create`: promotes the account of `email` to ADMIN (verified, active), or creates a
    * verified ADMIN with `password`. Returns whether it created the account.
