@@ -43,6 +43,11 @@ export class FallbackStore implements Store {
     }
   }
 
+  /** Readiness saw Redis answer: counting there resumes without waiting for a request to prove it. */
+  markRecovered(): void {
+    this.recovered();
+  }
+
   private failed(err: unknown): void {
     if (this.failingSince === null) {
       this.failingSince = Date.now();
@@ -64,7 +69,8 @@ export interface LimitStore {
   close(): Promise<void>;
 }
 
-export function createLimitStore(redisUrl: string | undefined, logger: Logger): LimitStore {
+/** With Redis, waits (up to 2 s) for it to be ready, so the first requests are counted there too. */
+export async function createLimitStore(redisUrl: string | undefined, logger: Logger): Promise<LimitStore> {
   if (!redisUrl) return { store: new FallbackStore(null, logger), redis: null, close: async () => {} };
   const redis = new Redis(redisUrl, {
     // Fail fast so requests fall back to memory instead of queueing behind a dead connection.
@@ -74,6 +80,14 @@ export function createLimitStore(redisUrl: string | undefined, logger: Logger): 
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
   redis.on('error', () => {}); // reported once through FallbackStore
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 2000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (!ready) logger.warn('Redis is not answering yet; rate limits count in memory until it does');
   return {
     store: new FallbackStore(new RedisStore(redis), logger),
     redis,

@@ -76,7 +76,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     [UserAdminResolver, new UserAdminResolver(services.userAdmin)],
     [AuditResolver, new AuditResolver(services.audit)],
   ]);
-  const limitStore = createLimitStore(config.redisUrl, logger);
+  const limitStore = await createLimitStore(config.redisUrl, logger);
   const typeSchema = await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) });
   const schema = applyMiddleware(typeSchema, permissions(typeSchema, operationLimitRules(config.limits, limitStore.store)));
 

@@ -19,7 +19,8 @@ export function readiness(orm: MikroORM, limits: LimitStore): RequestHandler {
         limits.redis.ping().then(() => true, () => false),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref()),
       ]);
-      checks.redis = answers && !limits.store.degraded ? 'ok' : 'degraded: counting limits in memory';
+      if (answers) limits.store.markRecovered();
+      checks.redis = answers ? 'ok' : 'degraded: counting limits in memory';
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });

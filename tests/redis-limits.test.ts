@@ -1,0 +1,248 @@
+// Request limits with REDIS_URL (rate-limit/store.ts, server/readiness.ts, CONTRACT.md REDIS_URL): counters
+// live in Redis and are shared by every instance; if Redis stops, limits go on counting in memory and
+// /readyz says degraded until it answers again. Runs its own redis-server on a free port, never the shared one.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { createTestDatabase, type TestDatabase } from './helpers/test-database';
+import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
+
+const ROOT = join(__dirname, '..');
+const WRONG = 'Wrong-Horse-9!';
+const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+if (!hasRedis) {
+  const why = 'redis-server is not installed (not on PATH)';
+  if (process.env.CI) throw new Error(`tests/redis-limits.test.ts needs Redis in CI: ${why}`);
+  console.warn(`Skipping the Redis limit tests: ${why}.`);
+}
+
+let emailCounter = 0;
+const freshEmail = (tag: string): string => `redis-${tag}-${++emailCounter}.${Date.now()}@example.com`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server child process of this test file, on a port of its own, without persistence. */
+class RedisServer {
+  private child: ChildProcess | null = null;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    let out = '';
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${out}`));
+      });
+    });
+  }
+
+  /** Kills it (SIGKILL: an outage, not a polite shutdown) and waits until it is gone. */
+  stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.removeAllListeners('exit');
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+interface Instance {
+  child: ChildProcess;
+  url: string;
+  lines: string[];
+}
+
+/** `node -r ts-node/register/transpile-only src/main.ts` with `env`; resolves once it logs its port. */
+function startMain(env: Record<string, string>): Promise<Instance> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+  const lines: string[] = [];
+  let buffered = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 45_000);
+    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        const m = /listening on http:\/\/localhost:(\d+)\/graphql/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ child, url: `http://127.0.0.1:${m[1]}/graphql`, lines });
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
+    });
+  });
+}
+
+function stopMain(instance: Instance): Promise<number | null> {
+  if (instance.child.exitCode !== null) return Promise.resolve(instance.child.exitCode);
+  return new Promise((resolve) => {
+    instance.child.removeAllListeners('exit');
+    instance.child.once('exit', (code) => resolve(code));
+    instance.child.kill('SIGTERM');
+  });
+}
+
+async function loginAt(url: string, email: string): Promise<GraphQLResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: LOGIN, variables: { e: email, p: WRONG } }),
+  });
+  return { ...((await res.json()) as GraphQLResponse), status: res.status };
+}
+
+/** GET /readyz on the origin of `graphqlUrl`. */
+async function readyz(graphqlUrl: string): Promise<{ status: number; checks: Record<string, string> }> {
+  const res = await fetch(`${new URL(graphqlUrl).origin}/readyz`);
+  const body = (await res.json()) as { checks: Record<string, string> };
+  return { status: res.status, checks: body.checks };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls only /readyz (no other traffic) until it answers 200 or `ms` have passed; returns the last answer. */
+async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; checks: Record<string, string> }> {
+  let last = await readyz(graphqlUrl);
+  for (const deadline = Date.now() + ms; last.status !== 200 && Date.now() < deadline; ) {
+    await sleep(250);
+    last = await readyz(graphqlUrl);
+  }
+  return last;
+}
+
+(hasRedis ? describe : describe.skip)('request limits on Redis', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = new RedisServer(await freePort());
+    await redis.start();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('two server processes on one Redis share the login limit', async () => {
+    const db: TestDatabase = await createTestDatabase();
+    const env = {
+      PORT: '0',
+      NODE_ENV: 'development',
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: String(db.poolSize),
+      REDIS_URL: redis.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      BCRYPT_COST: '4',
+      RATE_LIMIT_LOGIN_IP_EMAIL: '4/30s',
+      RATE_LIMIT_PER_MINUTE: '1000',
+    };
+    const running: Instance[] = [];
+    try {
+      // One after the other: the first applies the migrations to the fresh database.
+      running.push(await startMain(env));
+      running.push(await startMain(env));
+      const [a, b] = running as [Instance, Instance];
+      // Traffic only once both are ready (connected to Redis), as behind a load balancer.
+      for (const instance of running) expect((await waitReady(instance.url, 10_000)).status).toBe(200);
+      const email = freshEmail('shared');
+      const codes: Array<string | undefined> = [];
+      for (let i = 0; i < 6; i++) codes.push(errorCode(await loginAt(i % 2 === 0 ? a.url : b.url, email)));
+      // Each instance alone has seen at most 3: only a shared count refuses the 5th and 6th.
+      expect(codes).toEqual([
+        'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED', 'RATE_LIMITED',
+      ]);
+    } finally {
+      const exits = await Promise.all(running.map(stopMain));
+      await db.drop();
+      expect(exits).toEqual(running.map(() => 0));
+    }
+  }, 120_000);
+
+  describe('one in-process app', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/30s' } });
+    });
+    afterAll(async () => {
+      await app?.stop();
+    });
+
+    it('keeps the login counters in Redis', async () => {
+      // As a load balancer would, wait until the instance is ready (its Redis connection is up).
+      expect((await waitReady(app.url, 10_000)).status).toBe(200);
+      const email = freshEmail('keys');
+      for (let i = 0; i < 2; i++) expect(errorCode(await app.gql(LOGIN, { e: email, p: WRONG }))).toBe('INVALID_CREDENTIALS');
+      const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await client.connect();
+        const keys = await client.keys('*');
+        const loginKeys = keys.filter((k) => k.includes('login-ip-email') && k.includes(email));
+        expect(loginKeys).toHaveLength(1);
+        const stored = await client.get(loginKeys[0]!);
+        expect(JSON.parse(stored!)).toHaveLength(2);
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it('goes on limiting in memory when Redis stops, reports degraded, and recovers when it is back', async () => {
+      expect(await waitReady(app.url, 10_000)).toEqual({ status: 200, checks: expect.objectContaining({ redis: 'ok' }) });
+
+      await redis.stop();
+      const email = freshEmail('outage');
+      const answers: GraphQLResponse[] = [];
+      for (let i = 0; i < 4; i++) answers.push(await app.gql(LOGIN, { e: email, p: WRONG }));
+      for (const res of answers) {
+        expect(res.status).toBeLessThan(500);
+        expect(errorCode(res)).not.toBe('INTERNAL_SERVER_ERROR');
+      }
+      expect(answers.map(errorCode)).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+
+      const down = await readyz(app.url);
+      expect(down.status).toBe(503);
+      expect(down.checks.redis).toMatch(/^degraded/);
+
+      // Back on the same port; only /readyz is asked (a load balancer sends no traffic to an unready instance).
+      await redis.start();
+      expect(await waitReady(app.url, 15_000)).toEqual({ status: 200, checks: expect.objectContaining({ redis: 'ok' }) });
+    }, 40_000);
+  });
+});
