@@ -24,13 +24,17 @@ export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(JSON.stringify([at.toISOString(), id]), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | null | undefined): Cursor | null {
+/** `idPattern` is the id column's format, so a forged cursor is refused here rather than by the database. */
+export function decodeCursor(cursor: string | null | undefined, idPattern: RegExp): Cursor | null {
   if (cursor === null || cursor === undefined) return null;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
       const at = new Date(parsed[0]);
-      if (!Number.isNaN(at.getTime()) && /^[0-9a-f-]{1,36}$/i.test(parsed[1])) return { at, id: parsed[1] };
+      const year = at.getUTCFullYear();
+      if (!Number.isNaN(at.getTime()) && year >= 1 && year <= 9999 && idPattern.test(parsed[1])) {
+        return { at, id: parsed[1] };
+      }
     }
   } catch {
     // fall through

@@ -5,7 +5,7 @@ import type { Page } from '../../common/pagination';
 import { RequiresScopes } from '../../permissions/directives';
 import { Scope } from '../../permissions/roles';
 import type { GraphQLContext } from '../../server/context';
-import { checkUuid } from '../users/user-input';
+import { checkSearchText, checkUuid } from '../users/user-input';
 import type { AuditEvent } from './audit-event.entity';
 import { AuditService } from './audit.service';
 import {
@@ -46,7 +46,7 @@ export class AuditResolver {
   async auditEvents(@Args(() => AuditEventsArgs) args: AuditEventsArgs, @Ctx() ctx: GraphQLContext): Promise<AuditEventConnection> {
     const filter = {
       ...(args.userId ? { subjectUserId: checkUuid(args.userId, 'userId') } : {}),
-      ...(args.type ? { type: args.type } : {}),
+      ...(args.type ? { type: checkSearchText(args.type, 'type', 64) } : {}),
     };
     return toConnection(await this.audit.list(ctx.em, filter, args.first ?? AUDIT_PAGE_DEFAULT, args.after));
   }

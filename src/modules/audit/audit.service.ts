@@ -42,7 +42,7 @@ export class AuditService {
     if (filter.subjectUserId !== undefined) where.subjectUserId = filter.subjectUserId;
     if (filter.type !== undefined) where.type = filter.type;
     const totalCount = await em.count(AuditEvent, where);
-    const cursor = decodeCursor(after);
+    const cursor = decodeCursor(after, /^\d{1,18}$/); // bigint ids
     const page = await em.find(
       AuditEvent,
       cursor

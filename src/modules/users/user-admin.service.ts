@@ -8,6 +8,7 @@ import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
 import type { PasswordService } from '../auth/password.service';
 import type { ClientInfo, SessionService } from '../auth/session.service';
+import { checkSearchText, UUID } from './user-input';
 import { User } from './user.entity';
 
 export interface UserFilterInput {
@@ -33,11 +34,14 @@ export class UserAdminService {
   async list(em: EntityManager, filter: UserFilterInput, first: number, after: string | null | undefined): Promise<Page<User>> {
     const limit = pageSize(first);
     const where: Record<string, unknown> = {};
-    if (filter.email) where.email = { $ilike: `%${filter.email.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    if (filter.email) {
+      const needle = checkSearchText(filter.email.trim().toLowerCase(), 'filter.email');
+      where.email = { $ilike: `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    }
     if (filter.role) where.roles = { $contains: [filter.role] };
     if (filter.active !== null && filter.active !== undefined) where.active = filter.active;
     const totalCount = await em.count(User, where);
-    const cursor = decodeCursor(after);
+    const cursor = decodeCursor(after, UUID);
     const rows = await em.find(
       User,
       cursor ? { ...where, $or: [{ createdAt: { $gt: cursor.at } }, { createdAt: cursor.at, id: { $gt: cursor.id } }] } : where,

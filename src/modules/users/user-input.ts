@@ -5,7 +5,7 @@ import { BadUserInputError } from '../../common/errors';
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // A practical address check: local@domain.tld, no spaces, no control characters.
 const EMAIL = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Trimmed and lower-cased: the form emails are stored and compared in. */
 export function normalizeEmail(raw: string, field = 'email'): string {
@@ -26,6 +26,15 @@ export function normalizeFullName(raw: string | null | undefined): string | null
   if (CONTROL.test(name)) reasons.push('must not contain control characters');
   if (reasons.length > 0) throw new BadUserInputError('fullName', reasons);
   return name === '' ? null : name;
+}
+
+/** Free text used in a search: no control characters (PostgreSQL text cannot even hold NUL). */
+export function checkSearchText(raw: string, field: string, maxLength = 254): string {
+  const reasons: string[] = [];
+  if (raw.length > maxLength) reasons.push(`must be at most ${maxLength} characters`);
+  if (CONTROL.test(raw)) reasons.push('must not contain control characters');
+  if (reasons.length > 0) throw new BadUserInputError(field, reasons);
+  return raw;
 }
 
 export function checkUuid(raw: string, field: string): string {
