@@ -1,6 +1,7 @@
 // HTTP hardening, checked through the running server: GraphQL document limits (graphql-limits.ts), batching,
 // introspection and field suggestions in production, helmet headers, CORS, common passwords and input hygiene.
 import bcrypt from 'bcrypt';
+import { connect } from 'node:net';
 import { Lexer, Source, TokenKind } from 'graphql';
 import { login, PASSWORD, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
@@ -367,5 +368,25 @@ describe('in production with INTROSPECTION=true and CORS_ORIGINS', () => {
 
   it.each([[ORIGIN, true], ['https://evil.example', false], ['http://localhost:3000', false], [`${ORIGIN}.evil.example`, false]])('echoes only a configured origin with credentials: %s allowed %s', async (origin, allowed) => {
     await expectCors(app, origin, allowed);
+  });
+});
+
+describe('with REQUEST_TIMEOUT=1', () => {
+  let app: TestApp;
+  beforeAll(async () => void (app = await startTestApp({ env: { REQUEST_TIMEOUT: '1' } })));
+  afterAll(async () => app.stop());
+
+  it('answers 408 and closes a connection that has not sent its whole request in time', async () => {
+    const { port } = new URL(app.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // Headers promise 100 bytes of body; only one is sent, as a slow-loris client would.
+    socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+    socket.destroy();
+    expect(outcome).toBe('closed');
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
   });
 });

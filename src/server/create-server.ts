@@ -81,7 +81,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const schema = applyMiddleware(typeSchema, permissions(typeSchema, operationLimitRules(config.limits, limitStore.store)));
 
   const app = express();
-  const httpServer = createHttpServer({ requestTimeout: config.requestTimeoutMs }, app);
+  // A client gets REQUEST_TIMEOUT to send its whole request (slow-loris bodies are cut off with 408).
+  const httpServer = createHttpServer(
+    { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
+    app,
+  );
   const armor = documentLimits(config.isProduction);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
