@@ -1,55 +1,12 @@
 // `npm start` with nothing configured: the real entry point on embedded PostgreSQL under DATA_DIR, emails
 // in the log, and data (and the generated JWT secret) surviving a restart.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { extractCode } from './helpers/smtp';
 
-const ROOT = join(__dirname, '..');
 const PASSWORD = 'Embedded-Pass-1';
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-}
-
-function startMain(dataDir: string): Promise<Running> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', DATA_DIR: dataDir };
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], { cwd: ROOT, env });
-  const lines: string[] = [];
-  let buffered = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 60_000);
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const m = /listening on (http:\/\/localhost:\d+\/graphql)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve({ child, url: m[1]!, lines });
-        }
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
-    });
-  });
-}
-
-function stopMain(run: Running): Promise<number | null> {
-  return new Promise((resolve) => {
-    run.child.removeAllListeners('exit');
-    run.child.once('exit', (code) => resolve(code));
-    run.child.kill('SIGTERM');
-  });
-}
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -76,7 +33,7 @@ describe('the embedded default (no DATABASE_URL, no SMTP_URL)', () => {
 
   it('serves sign-up from a fresh clone and keeps users and tokens across a restart', async () => {
     const email = 'embedded@example.com';
-    const first = await startMain(dataDir);
+    const first = await startMain({ PORT: '0', DATA_DIR: dataDir });
     let accessToken: string;
     try {
       const reg = await gql(first.url, 'mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
@@ -94,7 +51,7 @@ describe('the embedded default (no DATABASE_URL, no SMTP_URL)', () => {
       expect(await stopMain(first)).toBe(0);
     }
 
-    const second = await startMain(dataDir);
+    const second = await startMain({ PORT: '0', DATA_DIR: dataDir });
     try {
       const me = await gql(second.url, '{ me { email emailVerified } }', {}, accessToken);
       expect(me.data?.me).toEqual({ email, emailVerified: true });

@@ -3,12 +3,11 @@
 // /readyz says degraded until it answers again. Runs its own redis-server on a free port, never the shared one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import Redis from 'ioredis';
+import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
-const ROOT = join(__dirname, '..');
 const WRONG = 'Wrong-Horse-9!';
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
 
@@ -77,52 +76,6 @@ class RedisServer {
   }
 }
 
-interface Instance {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-}
-
-/** `node -r ts-node/register/transpile-only src/main.ts` with `env`; resolves once it logs its port. */
-function startMain(env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 45_000);
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const m = /listening on http:\/\/localhost:(\d+)\/graphql/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve({ child, url: `http://127.0.0.1:${m[1]}/graphql`, lines });
-        }
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
-    });
-  });
-}
-
-function stopMain(instance: Instance): Promise<number | null> {
-  if (instance.child.exitCode !== null) return Promise.resolve(instance.child.exitCode);
-  return new Promise((resolve) => {
-    instance.child.removeAllListeners('exit');
-    instance.child.once('exit', (code) => resolve(code));
-    instance.child.kill('SIGTERM');
-  });
-}
-
 async function loginAt(url: string, email: string): Promise<GraphQLResponse> {
   const res = await fetch(url, {
     method: 'POST',
@@ -174,12 +127,12 @@ async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: numb
       RATE_LIMIT_LOGIN_IP_EMAIL: '4/30s',
       RATE_LIMIT_PER_MINUTE: '1000',
     };
-    const running: Instance[] = [];
+    const running: MainProcess[] = [];
     try {
       // One after the other: the first applies the migrations to the fresh database.
       running.push(await startMain(env));
       running.push(await startMain(env));
-      const [a, b] = running as [Instance, Instance];
+      const [a, b] = running as [MainProcess, MainProcess];
       // Traffic only once both are ready (connected to Redis), as behind a load balancer.
       for (const instance of running) expect((await waitReady(instance.url, 10_000)).status).toBe(200);
       const email = freshEmail('shared');

@@ -1,7 +1,8 @@
 // Writes audit events in the caller's unit of work and reads them back page by page.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
-import { decodeCursor, encodeCursor, pageSize, type Page } from '../../common/pagination';
+import type { Page } from '../../common/pagination';
+import { keysetPage } from '../../database/keyset-page';
 import type { ClientInfo } from '../auth/session.service';
 import { AuditEvent, type AuditType } from './audit-event.entity';
 
@@ -37,27 +38,9 @@ export class AuditService {
 
   /** Newest first; the cursor is the (createdAt, id) of the last event seen. */
   async list(em: EntityManager, filter: AuditFilter, first: number, after: string | null | undefined): Promise<Page<AuditEvent>> {
-    const limit = pageSize(first);
     const where: Record<string, unknown> = {};
     if (filter.subjectUserId !== undefined) where.subjectUserId = filter.subjectUserId;
     if (filter.type !== undefined) where.type = filter.type;
-    const totalCount = await em.count(AuditEvent, where);
-    const cursor = decodeCursor(after, /^\d{1,18}$/); // bigint ids
-    const page = await em.find(
-      AuditEvent,
-      cursor
-        ? {
-            ...where,
-            $or: [{ createdAt: { $lt: cursor.at } }, { createdAt: cursor.at, id: { $lt: cursor.id } }],
-          }
-        : where,
-      { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: limit + 1 },
-    );
-    const items = page.slice(0, limit);
-    return {
-      items: items.map((e) => ({ node: e, cursor: encodeCursor(e.createdAt, e.id) })),
-      hasNextPage: page.length > limit,
-      totalCount,
-    };
+    return keysetPage(em, AuditEvent, where, { first, after, idPattern: /^\d{1,18}$/, newestFirst: true }); // bigint ids
   }
 }

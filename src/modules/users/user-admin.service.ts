@@ -2,7 +2,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import { BadUserInputError } from '../../common/errors';
-import { decodeCursor, encodeCursor, pageSize, type Page } from '../../common/pagination';
+import type { Page } from '../../common/pagination';
+import { keysetPage } from '../../database/keyset-page';
 import { Role } from '../../permissions/roles';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
@@ -32,7 +33,6 @@ export class UserAdminService {
 
   /** Oldest first, by (createdAt, id); `first` is capped at 100. */
   async list(em: EntityManager, filter: UserFilterInput, first: number, after: string | null | undefined): Promise<Page<User>> {
-    const limit = pageSize(first);
     const where: Record<string, unknown> = {};
     if (filter.email) {
       const needle = checkSearchText(filter.email.trim().toLowerCase(), 'filter.email');
@@ -40,18 +40,7 @@ export class UserAdminService {
     }
     if (filter.role) where.roles = { $contains: [filter.role] };
     if (filter.active !== null && filter.active !== undefined) where.active = filter.active;
-    const totalCount = await em.count(User, where);
-    const cursor = decodeCursor(after, UUID);
-    const rows = await em.find(
-      User,
-      cursor ? { ...where, $or: [{ createdAt: { $gt: cursor.at } }, { createdAt: cursor.at, id: { $gt: cursor.id } }] } : where,
-      { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: limit + 1 },
-    );
-    return {
-      items: rows.slice(0, limit).map((u) => ({ node: u, cursor: encodeCursor(u.createdAt, u.id) })),
-      hasNextPage: rows.length > limit,
-      totalCount,
-    };
+    return keysetPage(em, User, where, { first, after, idPattern: UUID, newestFirst: false });
   }
 
   get(em: EntityManager, id: string): Promise<User | null> {
