@@ -39,8 +39,10 @@ export interface Config {
   readonly trustProxy: false | number | string;
   /** Introspection in production (always on otherwise). */
   readonly introspection: boolean;
-  /** Longest a request may take, in milliseconds. */
+  /** Time a client has to send its whole request, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /** Days ended sessions, used or expired codes and sent emails are kept before housekeeping removes them. */
+  readonly retentionDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env),
     introspection: !isProduction || bool(env, 'INTROSPECTION', false),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
+    retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
   };
   return Object.freeze(config);
 }

@@ -16,6 +16,7 @@ import { deriveKeys } from '../common/keys';
 import { consoleLogger, errorFields, type Logger } from '../common/logger';
 import { requestScope } from '../common/request-context';
 import { openDatabase, type Database } from '../database/database';
+import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
 import type { Principal } from '../modules/auth/authenticator';
 import { AuthResolver } from '../modules/auth/auth.resolver';
 import { SessionResolver } from '../modules/auth/session.resolver';
@@ -47,6 +48,7 @@ export interface PortcullisServer {
   readonly app: Express;
   readonly httpServer: Server;
   readonly orm: MikroORM;
+  readonly housekeeping: Housekeeping;
   /** Starts listening; resolves with the bound port (pass 0 for any free port). */
   listen(port?: number): Promise<number>;
   /** Stops accepting, finishes in-flight requests and the mail being sent, closes the database. */
@@ -105,6 +107,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const mailer: Mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
   const sender = new OutboxSender(orm, mailer, keys.outbox, logger, { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox });
   services.outbox.onCommitted(() => sender.kick());
+  const housekeeping = new Housekeeping(orm, clock, logger, {
+    ...DEFAULT_HOUSEKEEPING,
+    retentionSeconds: config.retentionDays * 86_400,
+  });
 
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -154,11 +160,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.use(onError);
 
   sender.start();
+  housekeeping.start();
 
   return {
     app,
     httpServer,
     orm,
+    housekeeping,
     listen(port = config.port) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -167,6 +175,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     async stop() {
       await sender.stop();
+      await housekeeping.stop();
       await apollo.stop();
       mailer.close();
       await limitStore.close();

@@ -1,0 +1,77 @@
+// Periodic clean-up, safe on every instance at once: each statement deletes at most one batch of rows
+// picked with FOR UPDATE SKIP LOCKED, so instances share the work instead of waiting on each other's locks.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Clock } from '../common/clock';
+import { errorFields, type Logger } from '../common/logger';
+
+export interface HousekeepingSettings {
+  /** How long ended sessions, used or expired codes and sent emails are kept, in seconds. */
+  readonly retentionSeconds: number;
+  readonly intervalMs: number;
+  readonly batchSize: number;
+}
+
+export const DEFAULT_HOUSEKEEPING: HousekeepingSettings = {
+  retentionSeconds: 7 * 86_400,
+  intervalMs: 10 * 60_000,
+  batchSize: 1000,
+};
+
+const HOUR_MS = 3_600_000;
+
+/** Table → the condition (with one `?` for the cut-off) that makes a row removable. */
+function targets(now: Date, retentionMs: number): Array<{ table: string; where: string; cutoff: Date }> {
+  const old = new Date(now.getTime() - retentionMs);
+  return [
+    { table: 'otp_codes', where: '(expires_at < ? or consumed_at is not null) and created_at < ?', cutoff: old },
+    // The per-email failure budget looks back one hour; older failures are never read again.
+    { table: 'otp_failures', where: 'failed_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
+    { table: 'sessions', where: '(expires_at < ? or revoked_at < ?)', cutoff: old },
+    { table: 'mail_outbox', where: '(sent_at < ? or failed_at < ?)', cutoff: old },
+  ];
+}
+
+export class Housekeeping {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly settings: HousekeepingSettings = DEFAULT_HOUSEKEEPING,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.runOnce()
+        .then(() => undefined, (err: unknown) => this.logger.error('housekeeping failed', errorFields(err)))
+        .finally(() => (this.running = undefined));
+    }, this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every table, batch by batch; returns how many rows each lost. */
+  async runOnce(): Promise<Record<string, number>> {
+    const conn = this.orm.em.getConnection();
+    const removed: Record<string, number> = {};
+    for (const { table, where, cutoff } of targets(this.clock.now(), this.settings.retentionSeconds * 1000)) {
+      const params = Array.from({ length: where.split('?').length - 1 }, () => cutoff);
+      removed[table] = 0;
+      for (;;) {
+        const rows = await conn.execute<{ id: string }[]>(
+          `delete from ${table} where id in (select id from ${table} where ${where} limit ? for update skip locked) returning id`,
+          [...params, this.settings.batchSize],
+        );
+        removed[table] += rows.length;
+        if (rows.length < this.settings.batchSize) break;
+      }
+    }
+    return removed;
+  }
+}

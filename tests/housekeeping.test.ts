@@ -1,0 +1,93 @@
+// Housekeeping removes what no rule reads any more, in batches, and is safe to run on several instances.
+import { signUp } from './helpers/flows';
+import { startTestApp, type TestApp } from './helpers/test-server';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ env: { RETENTION_DAYS: '7' } });
+});
+afterAll(async () => {
+  await app.stop();
+});
+
+const DAY = 86_400_000;
+const ago = (ms: number): Date => new Date(app.clock.now().getTime() - ms);
+
+async function seed(userId: string, tag: string): Promise<void> {
+  const code = (email: string, created: Date, expires: Date, consumed: Date | null) =>
+    app.sql(
+      `insert into otp_codes (id, email, purpose, user_id, code_hash, attempts, created_at, expires_at, consumed_at)
+       values (gen_random_uuid(), ?, 'LOGIN', null, 'h', 0, ?, ?, ?)`,
+      [email, created, expires, consumed],
+    );
+  await code('old-expired@hk.test', ago(9 * DAY), ago(9 * DAY - 600_000), null);
+  await code('old-consumed@hk.test', ago(8 * DAY), ago(8 * DAY - 600_000), ago(8 * DAY));
+  await code('recent-consumed@hk.test', ago(DAY), ago(DAY - 600_000), ago(DAY));
+  await code('live@hk.test', ago(60_000), ago(-540_000), null);
+
+  for (const at of [ago(2 * 3_600_000), ago(30 * 60_000)]) {
+    await app.sql('insert into otp_failures (email, failed_at) values (?, ?)', ['fail@hk.test', at]);
+  }
+
+  const session = async (hash: string, expires: Date, revoked: Date | null) => {
+    const [row] = await app.sql<{ id: string }>(
+      `insert into sessions (id, user_id, current_token_hash, created_at, last_used_at, expires_at, revoked_at)
+       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?) returning id`,
+      [userId, `${hash}${tag}`, ago(20 * DAY), ago(20 * DAY), expires, revoked],
+    );
+    await app.sql('insert into retired_refresh_tokens (token_hash, session_id, retired_at) values (?, ?, ?)', [
+      `retired-${hash}${tag}`,
+      row!.id,
+      ago(20 * DAY),
+    ]);
+  };
+  await session('expired-long-ago', ago(10 * DAY), null);
+  await session('revoked-long-ago', ago(-DAY), ago(8 * DAY));
+  await session('revoked-yesterday', ago(-DAY), ago(DAY));
+
+  const mail = (recipient: string, sent: Date | null) =>
+    app.sql(
+      `insert into mail_outbox (recipient, kind, payload, attempts, created_at, next_attempt_at, sent_at)
+       values (?, 'login-code', null, 1, ?, ?, ?)`,
+      [recipient, ago(9 * DAY), ago(-DAY), sent],
+    );
+  await mail('sent-long-ago@hk.test', ago(9 * DAY));
+  await mail('sent-yesterday@hk.test', ago(DAY));
+}
+
+describe('housekeeping', () => {
+  it('removes old used or expired codes, failures past the hour, long-ended sessions and old sent mail, and keeps the rest', async () => {
+    const user = await signUp(app);
+    await seed(user.user.id, '');
+
+    const removed = await app.server.housekeeping.runOnce();
+
+    const emails = (await app.sql<{ email: string }>("select email from otp_codes where email like '%@hk.test'")).map((r) => r.email);
+    expect(emails.sort()).toEqual(['live@hk.test', 'recent-consumed@hk.test']);
+    expect(await app.sql("select 1 from otp_failures where email = 'fail@hk.test'")).toHaveLength(1);
+    const hashes = (await app.sql<{ h: string }>('select current_token_hash as h from sessions')).map((r) => r.h);
+    expect(hashes).toEqual(expect.arrayContaining(['revoked-yesterday']));
+    expect(hashes).not.toEqual(expect.arrayContaining(['expired-long-ago']));
+    expect(hashes).not.toEqual(expect.arrayContaining(['revoked-long-ago']));
+    // Retired tokens go with their session.
+    const retired = (await app.sql<{ h: string }>('select token_hash as h from retired_refresh_tokens')).map((r) => r.h);
+    expect(retired.sort()).toEqual(['retired-revoked-yesterday']);
+    const recipients = (await app.sql<{ r: string }>("select recipient as r from mail_outbox where recipient like '%@hk.test'")).map((r) => r.r);
+    expect(recipients).toEqual(['sent-yesterday@hk.test']);
+    expect(removed).toEqual({ otp_codes: 2, otp_failures: 1, sessions: 2, mail_outbox: 1 });
+
+    // The user who signed up just now still works: nothing live was touched.
+    const me = await app.gql('{ me { id } }', {}, { token: user.accessToken });
+    expect(me.data?.me).toEqual({ id: user.user.id });
+  });
+
+  it('runs on several instances at once without errors or double counting', async () => {
+    const user = await signUp(app);
+    await seed(user.user.id, '-2');
+    const results = await Promise.all([1, 2, 3].map(() => app.server.housekeeping.runOnce()));
+    const total = (table: string) => results.reduce((n, r) => n + (r[table] ?? 0), 0);
+    expect(total('otp_codes')).toBe(2);
+    expect(total('sessions')).toBe(2);
+    expect(total('mail_outbox')).toBe(1);
+  });
+});
