@@ -2,14 +2,15 @@
 import 'reflect-metadata';
 import { ConfigError } from './config/config-helpers';
 import { loadConfig } from './config/config';
-import { consoleLogger, errorFields } from './common/logger';
+import { createLogger, errorFields } from './common/logger';
 import { createServer } from './server/create-server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const server = await createServer(config);
+  const logger = createLogger(config.logLevel);
+  const server = await createServer(config, { logger });
   const port = await server.listen(config.port);
-  consoleLogger.info(`Portcullis listening on http://localhost:${port}/graphql`, {
+  logger.info(`Portcullis listening on http://localhost:${port}/graphql`, {
     database: config.databaseUrl ? 'postgresql' : `embedded (${config.dataDir})`,
     mail: config.smtpUrl ? 'smtp' : 'log',
   });
@@ -17,24 +18,25 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    consoleLogger.info(`${signal} received, shutting down`);
+    logger.info(`${signal} received, shutting down`);
     server.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        consoleLogger.error('shutdown failed', errorFields(err));
+        logger.error('shutdown failed', errorFields(err));
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
 }
 
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
   } else {
-    consoleLogger.error('start-up failed', errorFields(err));
+    createLogger('error').error('start-up failed', errorFields(err));
   }
   process.exit(1);
 });

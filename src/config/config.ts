@@ -1,5 +1,7 @@
 // Environment → one frozen, typed Config, validated once at start-up.
 import proxyAddr from 'proxy-addr';
+import type { Level } from 'pino';
+import { LOG_LEVELS } from '../common/logger';
 import { loadLimitRules, type LimitRule } from '../rate-limit/limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 
@@ -43,6 +45,7 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** Days ended sessions, used or expired codes and sent emails are kept before housekeeping removes them. */
   readonly retentionDays: number;
+  readonly logLevel: Level;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +97,12 @@ function trustProxy(env: Env): false | number | string {
     throw new ConfigError('TRUST_PROXY', `must be a number of hops or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal), got "${raw}"`);
   }
   return raw;
+}
+
+function logLevel(env: Env): Level {
+  const raw = str(env, 'LOG_LEVEL') ?? 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as Level;
+  throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
 }
 
 function nodeEnv(env: Env): NodeEnv {
@@ -161,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
     introspection: !isProduction || bool(env, 'INTROSPECTION', false),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
     retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
+    logLevel: logLevel(env),
   };
   return Object.freeze(config);
 }

@@ -9,4 +9,6 @@ export interface GraphQLContext {
   readonly client: ClientInfo;
   /** The signed-in principal; rejects with UNAUTHENTICATED. Resolved once per request. */
   auth(): Promise<Principal>;
+  /** The signed-in user's id once `auth()` has succeeded in this request, else null (for logs). */
+  userId(): string | null;
 }

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/config';
 import { systemClock, type Clock } from '../common/clock';
 import { deriveKeys } from '../common/keys';
-import { consoleLogger, errorFields, type Logger } from '../common/logger';
+import { createLogger, errorFields, type Logger } from '../common/logger';
 import { requestScope } from '../common/request-context';
 import { openDatabase, type Database } from '../database/database';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
@@ -31,6 +31,7 @@ import { operationLimitRules } from '../rate-limit/operation-limits';
 import { createLimitStore } from '../rate-limit/store';
 import { DOCUMENT_LIMITS, documentLimits } from './graphql-limits';
 import { readiness } from './readiness';
+import { requestLog } from './request-log';
 import type { GraphQLContext } from './context';
 import { corsOrigin } from './cors';
 import { createFormatError } from './format-error';
@@ -65,7 +66,7 @@ function bearerToken(header: string | undefined): string | null {
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<PortcullisServer> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? createLogger(config.logLevel);
   const keys = deriveKeys(config.jwtSecret);
   const db: Database = await openDatabase(config);
   const { orm } = db;
@@ -100,7 +101,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stopOnTerminationSignals: false, // main.ts owns shutdown
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: DOCUMENT_LIMITS.maxTokens },
-    plugins: [...armor.plugins, ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [...armor.plugins, requestLog(logger), ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();
 
@@ -142,11 +143,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         const em = orm.em.fork();
         const token = bearerToken(req.headers.authorization);
         let principal: Promise<Principal> | undefined;
+        let userId: string | null = null;
         return {
           requestId: res.locals.requestId as string,
           em,
           client: { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
-          auth: () => (principal ??= services.authenticator.authenticate(em, token)),
+          auth: () =>
+            (principal ??= services.authenticator.authenticate(em, token).then((p) => {
+              userId = p.user.id;
+              return p;
+            })),
+          userId: () => userId,
         };
       },
     }),

@@ -1,0 +1,107 @@
+// Structured logs: one JSON line per request with what operators need, and never a secret.
+import { Writable } from 'node:stream';
+import { loadConfig } from '../src/config/config';
+import { createLogger } from '../src/common/logger';
+import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
+import { startTestApp, type TestApp } from './helpers/test-server';
+
+/** A pino destination that keeps every line. */
+function capture(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+let app: TestApp;
+const log = capture();
+beforeAll(async () => {
+  app = await startTestApp({ logger: createLogger('info', log.stream) });
+});
+afterAll(async () => {
+  await app.stop();
+});
+
+const entries = () => log.lines.map((l) => JSON.parse(l) as Record<string, any>);
+
+describe('request logs', () => {
+  it('writes one JSON line per request with request id, operation, duration, status, user id and IP', async () => {
+    const user = await signUp(app);
+    const res = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
+      body: JSON.stringify({ query: 'query Who { me { id } }' }),
+    });
+    const requestId = res.headers.get('x-request-id');
+    await res.json();
+    const lines = entries().filter((e) => e.requestId === requestId);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      msg: 'graphql request',
+      operation: 'Who',
+      status: 200,
+      userId: user.user.id,
+      ip: expect.stringMatching(/127\.0\.0\.1/),
+    });
+    expect(typeof lines[0]!.durationMs).toBe('number');
+    expect(typeof lines[0]!.time).toBe('string');
+  });
+
+  it('names the error codes of a failed request, and no user when none signed in', async () => {
+    const res = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation Nope { logoutAll }' }),
+    });
+    const requestId = res.headers.get('x-request-id');
+    await res.json();
+    const [line] = entries().filter((e) => e.requestId === requestId);
+    expect(line).toMatchObject({ operation: 'Nope', errors: ['UNAUTHENTICATED'], userId: null });
+  });
+
+  it('never holds a password, code, access or refresh token, or Authorization header', async () => {
+    const email = uniqueEmail('logs');
+    const before = app.smtp.messages.length;
+    const user = await signUp(app, email, PASSWORD);
+    const code = await app.smtp.codeFor(email, /confirm/i, before);
+    const rotated = (await refresh(app, user.refreshToken)).data!.refresh;
+    await app.gql(
+      'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }',
+      { c: PASSWORD, n: 'Another-Secret-77' },
+      { token: rotated.accessToken },
+    );
+    const all = log.lines.join('\n');
+    expect(log.lines.length).toBeGreaterThan(3);
+    for (const secret of [PASSWORD, 'Another-Secret-77', code, user.refreshToken, rotated.refreshToken, user.accessToken, rotated.accessToken]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+});
+
+describe('the logger', () => {
+  it('redacts secrets by key even when code passes them by mistake', () => {
+    const out = capture();
+    createLogger('info', out.stream).info('oops', {
+      password: 'hunter2',
+      req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'portcullis_refresh=xyz' } },
+      input: { refreshToken: 'r-123', code: '123456' },
+    });
+    const line = out.lines.join('\n');
+    for (const secret of ['hunter2', 'abc.def.ghi', 'portcullis_refresh=xyz', 'r-123', '123456']) expect(line).not.toContain(secret);
+    expect(line).toContain('[redacted]');
+  });
+
+  it('honours LOG_LEVEL and refuses an unknown one', () => {
+    const out = capture();
+    const quiet = createLogger(loadConfig({ JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'warn' }).logLevel, out.stream);
+    quiet.info('not shown');
+    quiet.warn('shown');
+    expect(out.lines.map((l) => JSON.parse(l).msg)).toEqual(['shown']);
+    expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'chatty' })).toThrow(/LOG_LEVEL/);
+  });
+});
