@@ -46,6 +46,8 @@ export interface Config {
   /** Days ended sessions, used or expired codes and sent emails are kept before housekeeping removes them. */
   readonly retentionDays: number;
   readonly logLevel: Level;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
     retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
     logLevel: logLevel(env),
+    metricsToken: str(env, 'METRICS_TOKEN'),
   };
   return Object.freeze(config);
 }

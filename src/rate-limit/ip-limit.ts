@@ -6,13 +6,14 @@ import { ErrorCode } from '../common/errors';
 
 const WINDOW_MS = 60_000;
 
-export function ipRequestLimit(store: Store, perMinute: number): RequestHandler {
+export function ipRequestLimit(store: Store, perMinute: number, onLimited: () => void = () => {}): RequestHandler {
   return async (req, res, next) => {
     try {
       const identity = { contextIdentity: `http:${req.ip ?? 'unknown'}`, fieldIdentity: 'requests' };
       const now = Date.now();
       const recent = (await store.getForIdentity(identity)).filter((t) => t + WINDOW_MS > now);
       if (recent.length >= perMinute) {
+        onLimited();
         const retryAfter = Math.max(1, Math.ceil((Math.min(...recent) + WINDOW_MS - now) / 1000));
         res.setHeader('Retry-After', String(retryAfter));
         res.status(429).json({

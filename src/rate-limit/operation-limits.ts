@@ -6,7 +6,7 @@ import { RateLimitedError } from '../common/errors';
 import type { GraphQLContext } from '../server/context';
 import type { LimitRule } from './limits';
 
-function limitRule(limit: LimitRule, store: Store) {
+function limitRule(limit: LimitRule, store: Store, onLimited: (name: string) => void) {
   const identityArgs = limit.by === 'ip' ? [] : ['email'];
   const contextIdentity = (ctx: GraphQLContext): string =>
     `${limit.name}:${limit.by === 'email' ? '*' : (ctx.client.ip ?? 'unknown')}`;
@@ -18,6 +18,7 @@ function limitRule(limit: LimitRule, store: Store) {
       { identityArgs, max: limit.max, window: `${limit.windowMs}ms`, uncountRejected: true },
     );
     if (refused === undefined) return true;
+    onLimited(limit.name);
     const counted = await store.getForIdentity({
       contextIdentity: contextIdentity(ctx),
       fieldIdentity: getFieldIdentity(info.fieldName, identityArgs, args),
@@ -28,11 +29,15 @@ function limitRule(limit: LimitRule, store: Store) {
 }
 
 /** `Mutation.<operation>` → the rule enforcing every limit of that operation, in table order. */
-export function operationLimitRules(rules: readonly LimitRule[], store: Store): Map<string, ReturnType<typeof chain> | ReturnType<typeof limitRule>> {
+export function operationLimitRules(
+  rules: readonly LimitRule[],
+  store: Store,
+  onLimited: (name: string) => void = () => {},
+): Map<string, ReturnType<typeof chain> | ReturnType<typeof limitRule>> {
   const byOperation = new Map<string, ReturnType<typeof limitRule>[]>();
   for (const limit of rules) {
     const key = `Mutation.${limit.operation}`;
-    byOperation.set(key, [...(byOperation.get(key) ?? []), limitRule(limit, store)]);
+    byOperation.set(key, [...(byOperation.get(key) ?? []), limitRule(limit, store, onLimited)]);
   }
   return new Map([...byOperation].map(([key, list]) => [key, list.length === 1 ? list[0]! : chain(...list)]));
 }

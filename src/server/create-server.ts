@@ -31,6 +31,7 @@ import { operationLimitRules } from '../rate-limit/operation-limits';
 import { createLimitStore } from '../rate-limit/store';
 import { DOCUMENT_LIMITS, documentLimits } from './graphql-limits';
 import { readiness } from './readiness';
+import { Metrics } from './metrics';
 import { requestLog } from './request-log';
 import type { GraphQLContext } from './context';
 import { corsOrigin } from './cors';
@@ -70,7 +71,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const keys = deriveKeys(config.jwtSecret);
   const db: Database = await openDatabase(config);
   const { orm } = db;
-  const services = createServices(config, keys, clock);
+  const metrics = new Metrics(orm);
+  const services = createServices(config, keys, clock, (entry) => metrics.onAudit(entry));
 
   const resolvers = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(services.auth)],
@@ -81,7 +83,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   ]);
   const limitStore = await createLimitStore(config.redisUrl, logger);
   const typeSchema = await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) });
-  const schema = applyMiddleware(typeSchema, permissions(typeSchema, operationLimitRules(config.limits, limitStore.store)));
+  const schema = applyMiddleware(typeSchema, permissions(
+      typeSchema,
+      operationLimitRules(config.limits, limitStore.store, (limit) => metrics.rateLimited.inc({ limit })),
+    ));
 
   const app = express();
   // A client gets REQUEST_TIMEOUT to send its whole request (slow-loris bodies are cut off with 408).
@@ -101,12 +106,19 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stopOnTerminationSignals: false, // main.ts owns shutdown
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: DOCUMENT_LIMITS.maxTokens },
-    plugins: [...armor.plugins, requestLog(logger), ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [...armor.plugins, requestLog(logger, metrics), ApolloServerPluginDrainHttpServer({ httpServer })],
   });
   await apollo.start();
 
   const mailer: Mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
-  const sender = new OutboxSender(orm, mailer, keys.outbox, logger, { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox });
+  const sender = new OutboxSender(
+    orm,
+    mailer,
+    keys.outbox,
+    logger,
+    { ...DEFAULT_OUTBOX_SETTINGS, ...options.outbox },
+    metrics.outboxHooks,
+  );
   services.outbox.onCommitted(() => sender.kick());
   const housekeeping = new Housekeeping(orm, clock, logger, {
     ...DEFAULT_HOUSEKEEPING,
@@ -127,10 +139,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     res.json({ status: 'ok' });
   });
   app.get('/readyz', readiness(orm, limitStore));
+  app.get('/metrics', metrics.handler(config.metricsToken));
   app.use(
     '/graphql',
     cors({ origin: corsOrigin(config.corsOrigins), credentials: true }),
-    ipRequestLimit(limitStore.store, config.rateLimitPerMinute),
+    ipRequestLimit(limitStore.store, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
     express.json({ limit: BODY_LIMIT }),
     (req, res, next) => {
       const requestId = randomUUID();

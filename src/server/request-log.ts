@@ -2,11 +2,12 @@
 // IP. Slow operations (over 2 s) are logged as warnings. Variables are never logged: they carry secrets.
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '../common/logger';
+import type { Metrics } from './metrics';
 import type { GraphQLContext } from './context';
 
 export const SLOW_REQUEST_MS = 2000;
 
-export function requestLog(logger: Logger): ApolloServerPlugin<GraphQLContext> {
+export function requestLog(logger: Logger, metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
   return {
     async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
@@ -23,6 +24,7 @@ export function requestLog(logger: Logger): ApolloServerPlugin<GraphQLContext> {
             userId: contextValue.userId(),
             ip: contextValue.client.ip,
           };
+          metrics.requestDuration.observe({ operation: fields.operation ?? 'unknown' }, durationMs / 1000);
           if (durationMs > SLOW_REQUEST_MS) logger.warn('slow graphql request', fields);
           else logger.info('graphql request', fields);
         },

@@ -10,7 +10,7 @@ import { PasswordService } from '../modules/auth/password.service';
 import { SessionService } from '../modules/auth/session.service';
 import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
-import { AuditService } from '../modules/audit/audit.service';
+import { AuditService, type AuditEntry } from '../modules/audit/audit.service';
 import { UserAdminService } from '../modules/users/user-admin.service';
 
 export interface Services {
@@ -22,12 +22,17 @@ export interface Services {
   readonly userAdmin: UserAdminService;
 }
 
-export function createServices(config: Config, keys: Keys, clock: Clock): Services {
+export function createServices(
+  config: Config,
+  keys: Keys,
+  clock: Clock,
+  onAudit?: (entry: AuditEntry) => void,
+): Services {
   const accessTokens = new AccessTokenService(
     { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
     clock,
   );
-  const audit = new AuditService(clock);
+  const audit = new AuditService(clock, onAudit);
   const sessions = new SessionService(
     { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
     clock,

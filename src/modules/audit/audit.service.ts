@@ -20,7 +20,11 @@ export interface AuditFilter {
 }
 
 export class AuditService {
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Told of every event as it is recorded (metrics). */
+    private readonly onRecord: (entry: AuditEntry) => void = () => {},
+  ) {}
 
   /** Adds an event to `em`'s unit of work; it is written with the caller's flush or commit. */
   record(em: EntityManager, client: ClientInfo | null, entry: AuditEntry): void {
@@ -34,6 +38,7 @@ export class AuditService {
       userAgent: client?.userAgent ?? null,
       createdAt: this.clock.now(),
     });
+    this.onRecord(entry);
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last event seen. */

@@ -25,6 +25,12 @@ export const DEFAULT_OUTBOX_SETTINGS: OutboxSenderSettings = {
   batchSize: 10,
 };
 
+/** Told of each delivery attempt's outcome (metrics). */
+export interface OutboxHooks {
+  onSent?(kind: string): void;
+  onFailure?(): void;
+}
+
 interface ClaimedRow {
   id: string;
   recipient: string;
@@ -45,6 +51,7 @@ export class OutboxSender {
     private readonly key: KeyObject,
     private readonly logger: Logger,
     private readonly settings: OutboxSenderSettings = DEFAULT_OUTBOX_SETTINGS,
+    private readonly hooks: OutboxHooks = {},
   ) {}
 
   start(): void {
@@ -116,6 +123,7 @@ export class OutboxSender {
       const content = JSON.parse(decrypt(this.key, row.payload)) as { subject: string; text: string; html: string };
       await this.mailer.send({ to: row.recipient, ...content });
     } catch (err) {
+      this.hooks.onFailure?.();
       const attempts = row.attempts + 1;
       const giveUp = attempts >= this.settings.maxAttempts;
       const delay = Math.min(this.settings.retryMaxMs, this.settings.retryBaseMs * 2 ** (attempts - 1));
@@ -139,5 +147,6 @@ export class OutboxSender {
         where id = ?`,
       [new Date(), row.id],
     );
+    this.hooks.onSent?.(row.kind);
   }
 }

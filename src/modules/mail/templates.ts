@@ -27,6 +27,9 @@ const CODE_EMAILS: Record<OtpPurpose, { kind: EmailKind; subject: string; intro:
   },
 };
 
+/** The kinds of email that carry a one-time code. */
+export const CODE_EMAIL_KINDS: ReadonlySet<string> = new Set(Object.values(CODE_EMAILS).map((e) => e.kind));
+
 export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number): EmailContent & { kind: EmailKind } {
   const { kind, subject, intro } = CODE_EMAILS[purpose];
   const minutes = Math.max(1, Math.round(ttlSeconds / 60));

@@ -1,0 +1,106 @@
+// Prometheus metrics (prom-client) on GET /metrics, one registry per server. Sign-ins, codes and refresh-token
+// reuse are counted from the audit events as they are recorded, so the two can never tell different stories.
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { safeEqual } from '../common/crypto';
+import type { AuditEntry } from '../modules/audit/audit.service';
+import type { OutboxHooks } from '../modules/mail/outbox-sender';
+import { CODE_EMAIL_KINDS } from '../modules/mail/templates';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requestDuration = new Histogram({
+    name: 'portcullis_graphql_request_duration_seconds',
+    help: 'GraphQL request duration by operation name',
+    labelNames: ['operation'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  private readonly signIns = new Counter({
+    name: 'portcullis_sign_ins_total',
+    help: 'Sign-in attempts by method (password, code) and outcome (success, failure)',
+    labelNames: ['method', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly codes = new Counter({
+    name: 'portcullis_codes_total',
+    help: 'One-time codes by event (sent: delivered to the mail server; accepted; rejected)',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
+  private readonly reuse = new Counter({
+    name: 'portcullis_refresh_token_reuse_total',
+    help: 'Refresh-token reuse detected (the session was ended)',
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'portcullis_rate_limit_hits_total',
+    help: 'Requests refused by a request limit, by limit name',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
+  readonly mailFailures = new Counter({
+    name: 'portcullis_mail_send_failures_total',
+    help: 'Failed attempts to hand an email to the SMTP server',
+    registers: [this.registry],
+  });
+
+  constructor(orm: MikroORM) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'portcullis_mail_outbox_depth',
+      help: 'Emails waiting to be sent',
+      registers: [this.registry],
+      async collect() {
+        const [row] = await orm.em
+          .getConnection()
+          .execute<{ n: string }[]>('select count(*) as n from mail_outbox where sent_at is null and failed_at is null');
+        this.set(Number(row?.n ?? 0));
+      },
+    });
+  }
+
+  /** Called for every audit event recorded. */
+  onAudit(entry: AuditEntry): void {
+    switch (entry.type) {
+      case 'LOGIN_SUCCEEDED':
+      case 'LOGIN_FAILED':
+        this.signIns.inc({
+          method: entry.detail?.startsWith('code') ? 'code' : 'password',
+          outcome: entry.type === 'LOGIN_SUCCEEDED' ? 'success' : 'failure',
+        });
+        break;
+      case 'OTP_ACCEPTED':
+        this.codes.inc({ event: 'accepted' });
+        break;
+      case 'OTP_REJECTED':
+        this.codes.inc({ event: 'rejected' });
+        break;
+      case 'REFRESH_TOKEN_REUSE':
+        this.reuse.inc();
+        break;
+      default:
+    }
+  }
+
+  /** Delivered code emails count as codes sent; every failed attempt as a send failure. */
+  readonly outboxHooks: OutboxHooks = {
+    onSent: (kind) => {
+      if (CODE_EMAIL_KINDS.has(kind)) this.codes.inc({ event: 'sent' });
+    },
+    onFailure: () => this.mailFailures.inc(),
+  };
+
+  /** GET /metrics; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`. */
+  handler(token: string | undefined): RequestHandler {
+    return async (req, res) => {
+      if (token !== undefined && !safeEqual(req.get('authorization') ?? '', `Bearer ${token}`)) {
+        res.status(401).json({ error: 'metrics need the METRICS_TOKEN bearer token' });
+        return;
+      }
+      res.setHeader('Content-Type', this.registry.contentType);
+      res.send(await this.registry.metrics());
+    };
+  }
+}
