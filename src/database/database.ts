@@ -1,6 +1,7 @@
 // Opens the database the Config names (a real PostgreSQL, or embedded PGlite) and applies migrations.
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config/config';
+import { silentLogger, type Logger } from '../common/logger';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { ormOptions } from './orm-options';
 
@@ -9,21 +10,57 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolSize'>): Promise<Database> {
+// Errors that mean "the server is not (yet) there", worth waiting out at start-up.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03']);
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 10_000;
+const RETRY_GIVE_UP_MS = 120_000;
+
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  return UNREACHABLE.has(String(e?.code ?? e?.cause?.code ?? ''));
+}
+
+/** Runs `open`, retrying with backoff (and one clear log line a try) while PostgreSQL is unreachable. */
+async function untilReachable<T>(open: () => Promise<T>, logger: Logger): Promise<T> {
+  const started = Date.now();
+  for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+    try {
+      return await open();
+    } catch (err) {
+      if (!unreachable(err) || Date.now() - started > RETRY_GIVE_UP_MS) throw err;
+      logger.warn(`PostgreSQL is not answering; retrying in ${delay / 1000} s`, {
+        reason: String((err as { message?: unknown }).message ?? err),
+      });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolSize'>,
+  logger: Logger = silentLogger,
+): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let clientUrl = config.databaseUrl;
   if (clientUrl === undefined) {
     embedded = await startEmbeddedPostgres(config.dataDir);
     clientUrl = embedded.url;
   }
-  const orm = await MikroORM.init(ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize }));
-  try {
-    await orm.getMigrator().up();
-  } catch (err) {
-    await orm.close(true);
+  const options = ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize });
+  const orm = await untilReachable(async () => {
+    const candidate = await MikroORM.init(options);
+    try {
+      await candidate.getMigrator().up();
+      return candidate;
+    } catch (err) {
+      await candidate.close(true);
+      throw err;
+    }
+  }, logger).catch(async (err: unknown) => {
     await embedded?.stop();
     throw err;
-  }
+  });
   return {
     orm,
     async close() {

@@ -69,7 +69,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = deriveKeys(config.jwtSecret);
-  const db: Database = await openDatabase(config);
+  const db: Database = await openDatabase(config, logger);
   const { orm } = db;
   const metrics = new Metrics(orm);
   const services = createServices(config, keys, clock, (entry) => metrics.onAudit(entry));
