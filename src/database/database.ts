@@ -7,6 +7,10 @@ import { ormOptions } from './orm-options';
 
 export interface Database {
   readonly orm: MikroORM;
+  /** The connection URL the ORM uses (for PGlite, its local socket). */
+  readonly url: string;
+  /** PGlite in this process: one backend session, no other instance can share it. */
+  readonly embedded: boolean;
   close(): Promise<void>;
 }
 
@@ -63,6 +67,8 @@ export async function openDatabase(
   });
   return {
     orm,
+    url: clientUrl,
+    embedded: embedded !== undefined,
     async close() {
       await orm.close(true);
       await embedded?.stop();

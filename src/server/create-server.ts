@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../common/clock';
 import { deriveKeys } from '../common/keys';
 import { createLogger, errorFields, type Logger } from '../common/logger';
 import { requestScope } from '../common/request-context';
+import { ChangeFeed } from '../database/change-feed';
 import { openDatabase, type Database } from '../database/database';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
 import type { Principal } from '../modules/auth/authenticator';
@@ -73,6 +74,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const { orm } = db;
   const metrics = new Metrics(orm);
   const services = createServices(config, keys, clock, (entry) => metrics.onAudit(entry));
+  // Sessions are cached only where every change reaches this instance: on a real PostgreSQL, through
+  // NOTIFY. Embedded PGlite is one process's database, and there the cache stays off.
+  const { sessionCache } = services;
+  metrics.watchSessionCache(sessionCache);
+  const changeFeed = db.embedded
+    ? null
+    : new ChangeFeed(
+        db.url,
+        async (channel, payload) => {
+          await orm.em.getConnection().execute('select pg_notify(?, ?)', [channel, payload]);
+        },
+        {
+          session: (id) => sessionCache.evictSession(id),
+          user: (id) => sessionCache.evictUser(id),
+          up: () => sessionCache.enable(),
+          down: () => sessionCache.disable(),
+        },
+        logger,
+      );
 
   const resolvers = new Map<unknown, unknown>([
     [AuthResolver, new AuthResolver(services.auth)],
@@ -181,6 +201,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   sender.start();
   housekeeping.start();
+  changeFeed?.start();
 
   return {
     app,
@@ -199,6 +220,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await apollo.stop();
       mailer.close();
       await limitStore.close();
+      await changeFeed?.stop();
       await db.close();
     },
   };

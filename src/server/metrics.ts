@@ -5,6 +5,7 @@ import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { safeEqual } from '../common/crypto';
 import type { AuditEntry } from '../modules/audit/audit.service';
+import type { SessionCache } from '../modules/auth/session-cache';
 import type { OutboxHooks } from '../modules/mail/outbox-sender';
 import { CODE_EMAIL_KINDS } from '../modules/mail/templates';
 
@@ -57,6 +58,37 @@ export class Metrics {
           .getConnection()
           .execute<{ n: string }[]>('select count(*) as n from mail_outbox where sent_at is null and failed_at is null');
         this.set(Number(row?.n ?? 0));
+      },
+    });
+  }
+
+  /** Session cache figures, read at each scrape. */
+  watchSessionCache(cache: SessionCache): void {
+    new Gauge({
+      name: 'portcullis_session_cache_enabled',
+      help: '1 while the session cache is on (the change feed is listening), else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(cache.enabled ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'portcullis_session_cache_entries',
+      help: 'Sessions held in the session cache',
+      registers: [this.registry],
+      collect() {
+        this.set(cache.size);
+      },
+    });
+    new Counter({
+      name: 'portcullis_session_cache_lookups_total',
+      help: 'Access-token session checks while the cache is on, by result (hit: no database read)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'hit' }, cache.stats.hits);
+        this.inc({ result: 'miss' }, cache.stats.misses);
       },
     });
   }

@@ -7,6 +7,7 @@ import { AuthService } from '../modules/auth/auth.service';
 import { Authenticator } from '../modules/auth/authenticator';
 import { OtpService } from '../modules/auth/otp.service';
 import { PasswordService } from '../modules/auth/password.service';
+import { SessionCache } from '../modules/auth/session-cache';
 import { SessionService } from '../modules/auth/session.service';
 import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
@@ -17,6 +18,8 @@ export interface Services {
   readonly auth: AuthService;
   readonly authenticator: Authenticator;
   readonly sessions: SessionService;
+  /** Off until the database's change feed is listening (create-server.ts). */
+  readonly sessionCache: SessionCache;
   readonly outbox: OutboxService;
   readonly audit: AuditService;
   readonly userAdmin: UserAdminService;
@@ -33,10 +36,12 @@ export function createServices(
     clock,
   );
   const audit = new AuditService(clock, onAudit);
+  const sessionCache = new SessionCache();
   const sessions = new SessionService(
     { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
     clock,
     audit,
+    sessionCache,
   );
   const otp = new OtpService(
     {
@@ -52,5 +57,6 @@ export function createServices(
   const passwords = new PasswordService(config.bcryptCost);
   const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit, lockout: new LockoutService(clock) });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords);
-  return { auth, authenticator: new Authenticator(accessTokens, sessions), sessions, outbox, audit, userAdmin };
+  const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
+  return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin };
 }

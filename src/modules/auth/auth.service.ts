@@ -194,14 +194,15 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<boolean> {
     assertPasswordLength(currentPassword, 'currentPassword');
-    const { user } = principal;
+    const user = await em.findOne(User, principal.user.id);
+    if (user === null) throw new UnauthenticatedError();
     if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) throw new InvalidCredentialsError();
     assertPasswordPolicy(newPassword, 'newPassword');
     user.passwordHash = await this.deps.passwords.hash(newPassword);
     user.updatedAt = this.deps.clock.now();
     await em.transactional(async (tx) => {
       tx.persist(user);
-      await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.session.id);
+      await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.sessionId);
       this.deps.audit.record(tx, client, { type: AuditType.PASSWORD_CHANGED, actorUserId: user.id, subjectUserId: user.id });
     });
     return true;
@@ -221,7 +222,7 @@ export class AuthService {
   ): Promise<boolean> {
     const session = refreshToken
       ? await this.deps.sessions.findByRefreshToken(em, refreshToken)
-      : (await principal()).session;
+      : await this.deps.sessions.findLive(em, (await principal()).sessionId);
     if (session === null) throw new UnauthenticatedError('Refresh token is not valid');
     this.deps.sessions.end(session, this.deps.clock.now(), 'logout');
     const userId = session.user.id;

@@ -1,15 +1,16 @@
-// Turns a bearer token into the signed-in principal, checking on every request that its session is live.
+// Turns a bearer token into the signed-in principal, checking on every request that its session is live:
+// from the session cache when it holds the session, else from the database (and then cached).
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
 import { scopesOf } from '../../permissions/roles';
-import type { User } from '../users/user.entity';
 import type { AccessClaims, AccessTokenService } from './access-token.service';
-import type { Session } from './session.entity';
+import type { LiveSession, PrincipalUser, SessionCache } from './session-cache';
 import type { SessionService } from './session.service';
 
 export interface Principal {
-  readonly user: User;
-  readonly session: Session;
+  readonly user: PrincipalUser;
+  readonly sessionId: string;
   readonly claims: AccessClaims;
   /** The scopes of the user's roles (equal to the token's, or the token would have been refused). */
   readonly scopes: readonly string[];
@@ -19,19 +20,44 @@ export class Authenticator {
   constructor(
     private readonly accessTokens: AccessTokenService,
     private readonly sessions: SessionService,
+    private readonly cache: SessionCache,
+    private readonly clock: Clock,
   ) {}
 
   async authenticate(em: EntityManager, bearerToken: string | null): Promise<Principal> {
     if (bearerToken === null) throw new UnauthenticatedError();
     const claims = this.accessTokens.verify(bearerToken);
-    const session = await this.sessions.findLive(em, claims.sid);
-    if (session === null || session.user.id !== claims.sub || !session.user.active) {
+    const live = this.cache.get(claims.sid) ?? (await this.load(em, claims.sid));
+    const { user } = live;
+    if (live.expiresAt <= this.clock.now().getTime() || user.id !== claims.sub || !user.active) {
       throw new UnauthenticatedError();
     }
     // Roles changed since the token was issued: refuse it, so the client refreshes and gets the new scopes.
-    if ([...claims.roles].sort().join(',') !== [...session.user.roles].sort().join(',')) {
+    if ([...claims.roles].sort().join(',') !== [...user.roles].sort().join(',')) {
       throw new UnauthenticatedError('The access token predates a role change; refresh it');
     }
-    return { user: session.user, session, claims, scopes: scopesOf(session.user.roles) };
+    return { user, sessionId: live.sessionId, claims, scopes: scopesOf(user.roles) };
+  }
+
+  private async load(em: EntityManager, sessionId: string): Promise<LiveSession> {
+    const generation = this.cache.generation;
+    const session = await this.sessions.findLive(em, sessionId);
+    if (session === null) throw new UnauthenticatedError();
+    const { user } = session;
+    const live: LiveSession = {
+      sessionId: session.id,
+      expiresAt: session.expiresAt.getTime(),
+      user: {
+        id: user.id,
+        email: user.email,
+        fullName: user.fullName,
+        emailVerified: user.emailVerified,
+        active: user.active,
+        roles: [...user.roles],
+        createdAt: user.createdAt,
+      },
+    };
+    this.cache.set(live, generation);
+    return live;
   }
 }

@@ -23,7 +23,7 @@ export class SessionResolver {
       expiresAt: s.expiresAt,
       userAgent: s.userAgent,
       ip: s.ip,
-      current: s.id === principal.session.id,
+      current: s.id === principal.sessionId,
     }));
   }
 

@@ -12,6 +12,7 @@ import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
 import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
+import type { SessionCache } from './session-cache';
 import { Session } from './session.entity';
 
 export interface ClientInfo {
@@ -38,6 +39,7 @@ export class SessionService {
     private readonly settings: SessionSettings,
     private readonly clock: Clock,
     private readonly audit: AuditService,
+    private readonly cache: SessionCache,
   ) {}
 
   /** Starts a new refresh-token family for `user`; the caller flushes. */
@@ -140,6 +142,7 @@ export class SessionService {
       { revokedAt: this.clock.now(), revokedReason: 'revoked' },
     );
     if (ended === 0) return false;
+    this.cache.evictSession(sessionId);
     this.audit.record(em, client, { type: AuditType.SESSION_REVOKED, actorUserId: userId, subjectUserId: userId, detail: `session ${sessionId}` });
     await em.flush();
     return true;
@@ -150,13 +153,24 @@ export class SessionService {
     if (session.revokedAt !== null) return;
     session.revokedAt = now;
     session.revokedReason = reason;
+    this.cache.evictSession(session.id);
   }
 
   /** Ends every live session of a user, except `keepSessionId`; returns how many ended. */
   async endAllOfUser(em: EntityManager, userId: string, reason: RevokeReason, keepSessionId?: string): Promise<number> {
     const where: Record<string, unknown> = { user: userId, revokedAt: null };
     if (keepSessionId !== undefined) where.id = { $ne: keepSessionId };
-    return em.nativeUpdate(Session, where, { revokedAt: this.clock.now(), revokedReason: reason });
+    const ended = await em.nativeUpdate(Session, where, { revokedAt: this.clock.now(), revokedReason: reason });
+    this.cache.evictUser(userId);
+    return ended;
+  }
+
+  /**
+   * A user's roles, activation or profile changed: drop what this instance cached about them. (Other
+   * instances hear of it from the database's change notifications.)
+   */
+  userChanged(userId: string): void {
+    this.cache.evictUser(userId);
   }
 
   private isLive(session: Session, now: Date): boolean {

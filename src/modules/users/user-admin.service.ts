@@ -55,7 +55,7 @@ export class UserAdminService {
   async setRoles(em: EntityManager, actor: Actor, userId: string, roles: Role[]): Promise<User> {
     const wanted = [...new Set(roles)].sort();
     if (wanted.length === 0) throw new BadUserInputError('roles', ['a user keeps at least one role']);
-    return em.transactional(async (tx) => {
+    const changed = await em.transactional(async (tx) => {
       await lockAdmins(tx);
       const user = await this.mustFind(tx, userId);
       if (user.roles.includes(Role.ADMIN) && !wanted.includes(Role.ADMIN) && user.active) {
@@ -72,6 +72,8 @@ export class UserAdminService {
       });
       return user;
     });
+    this.sessions.userChanged(changed.id); // after the commit, so no request re-caches the old roles
+    return changed;
   }
 
   /** Deactivating ends every session of the user; the last active ADMIN cannot be deactivated. */

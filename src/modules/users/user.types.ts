@@ -1,7 +1,7 @@
 // The GraphQL view of a user: no secret has a field here.
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Role, scopesOf } from '../../permissions/roles';
-import type { User } from './user.entity';
+import type { PrincipalUser } from '../auth/session-cache';
 
 @ObjectType('User')
 export class UserView {
@@ -30,7 +30,7 @@ export class UserView {
   createdAt!: Date;
 }
 
-export function toUserView(user: User): UserView {
+export function toUserView(user: PrincipalUser): UserView {
   return Object.assign(new UserView(), {
     id: user.id,
     email: user.email,

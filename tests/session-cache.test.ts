@@ -1,0 +1,178 @@
+// The session cache (modules/auth/session-cache.ts) and the change feed that keeps it true
+// (database/change-feed.ts, migration change-notifications): signed-in requests are checked from memory,
+// yet a session ended or a user changed — by this instance, another one, or an operator's SQL — is refused
+// at once here and within a second everywhere; when the feed's connection drops the cache empties and
+// turns off until the feed is back. Needs a real PostgreSQL (NOTIFY): TEST_DATABASE_URL, else the local one.
+import { spawnSync } from 'node:child_process';
+import { Client } from 'pg';
+import { login, me, PASSWORD, signUp, type Tokens } from './helpers/flows';
+import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
+
+const LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
+const pgUrl = process.env.TEST_DATABASE_URL ?? (answers(LOCAL_PG) ? LOCAL_PG : undefined);
+if (pgUrl === undefined) {
+  const why = 'no PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432';
+  if (process.env.CI) throw new Error(`tests/session-cache.test.ts needs PostgreSQL in CI: ${why}`);
+  console.warn(`Skipping the session cache tests: ${why}.`);
+}
+
+function answers(url: string): boolean {
+  const script = `const {Client}=require('pg');const c=new Client(${JSON.stringify(url)});c.connect().then(()=>c.end()).then(()=>process.exit(0),()=>process.exit(1))`;
+  return spawnSync(process.execPath, ['-e', script], { cwd: __dirname, timeout: 5000 }).status === 0;
+}
+
+let app: TestApp;
+let savedUrl: string | undefined;
+
+/** Runs `sql` on the app's database over a connection of its own; `triggersOff` hides it from the change feed. */
+async function operatorSql(sql: string, params: unknown[], triggersOff = false): Promise<void> {
+  const client = new Client({ connectionString: app.db.url });
+  await client.connect();
+  try {
+    await client.query('begin');
+    if (triggersOff) await client.query('set local session_replication_role = replica');
+    await client.query(sql, params);
+    await client.query('commit');
+  } finally {
+    await client.end();
+  }
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(app.url.replace('/graphql', '/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sessionIdOf = (t: Tokens): string =>
+  (JSON.parse(Buffer.from(t.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
+
+async function expectServed(t: Tokens): Promise<void> {
+  const res = await me(app, t.accessToken);
+  expect(res.errors).toBeUndefined();
+  expect(res.data?.me.id).toBe(t.user.id);
+}
+
+const refused = async (t: Tokens): Promise<boolean> => errorCode(await me(app, t.accessToken)) === 'UNAUTHENTICATED';
+
+/** A signed-in user whose session is in the cache (two checks: the first fills it). */
+async function cachedUser(): Promise<Tokens> {
+  const t = await signUp(app);
+  await expectServed(t);
+  await expectServed(t);
+  return t;
+}
+
+async function adminToken(): Promise<string> {
+  const t = await signUp(app);
+  await app.sql("update users set roles = '{ADMIN}' where id = ?", [t.user.id]);
+  const res = await login(app, t.user.email, PASSWORD);
+  return res.data!.login.accessToken;
+}
+
+(pgUrl ? describe : describe.skip)('the session cache on PostgreSQL', () => {
+  beforeAll(async () => {
+    savedUrl = process.env.TEST_DATABASE_URL;
+    process.env.TEST_DATABASE_URL = pgUrl;
+    app = await startTestApp();
+    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, 10_000);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    if (savedUrl === undefined) delete process.env.TEST_DATABASE_URL;
+    else process.env.TEST_DATABASE_URL = savedUrl;
+  });
+
+  it('answers repeated checks of one session from memory', async () => {
+    const t = await signUp(app);
+    await expectServed(t);
+    const hits = await metric('portcullis_session_cache_lookups_total{result="hit"}');
+    for (let i = 0; i < 5; i++) await expectServed(t);
+    expect(await metric('portcullis_session_cache_lookups_total{result="hit"}')).toBe(hits + 5);
+  });
+
+  it('keeps serving a session ended behind its back (change triggers off): the cache really is in use', async () => {
+    const t = await cachedUser();
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)], true);
+    await expectServed(t);
+  });
+
+  describe('an operator ending a session or changing a user in SQL reaches it within 1 s', () => {
+    it.each([
+      ['ending the session', (t: Tokens) => operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)])],
+      ['shortening the session', (t: Tokens) => operatorSql("update sessions set expires_at = created_at where id = $1", [sessionIdOf(t)])],
+      ['deactivating the user', (t: Tokens) => operatorSql('update users set active = false where id = $1', [t.user.id])],
+      ['changing the roles', (t: Tokens) => operatorSql("update users set roles = '{SUPPORT}' where id = $1", [t.user.id])],
+      ['deleting the user', (t: Tokens) => operatorSql('delete from users where id = $1', [t.user.id])],
+    ])('%s', async (_what, change) => {
+      const t = await cachedUser();
+      await change(t);
+      await eventually(() => refused(t), 1000);
+    });
+  });
+
+  describe('a change made through this instance is refused on the very next request', () => {
+    const gql = (query: string, token: string, variables: Record<string, unknown> = {}) =>
+      app.gql(query, variables, { token });
+    it.each([
+      ['logout', async (t: Tokens) => gql('mutation { logout }', t.accessToken)],
+      ['logout with the refresh token', async (t: Tokens) => app.gql('mutation($r: String) { logout(refreshToken: $r) }', { r: t.refreshToken })],
+      ['logoutAll', async (t: Tokens) => gql('mutation { logoutAll }', t.accessToken)],
+      ['revokeSession from another session', async (t: Tokens) => {
+        const other = (await login(app, t.user.email, PASSWORD)).data!.login;
+        return gql('mutation($id: ID!) { revokeSession(id: $id) }', other.accessToken, { id: sessionIdOf(t) });
+      }],
+      ['changePassword from another session', async (t: Tokens) => {
+        const other = (await login(app, t.user.email, PASSWORD)).data!.login;
+        return gql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }', other.accessToken, {
+          c: PASSWORD,
+          n: 'Another-Horse-77!',
+        });
+      }],
+      ['setUserRoles by an admin', async (t: Tokens) =>
+        gql('mutation($id: ID!) { setUserRoles(userId: $id, roles: [SUPPORT]) { id } }', await adminToken(), { id: t.user.id })],
+      ['setUserActive(false) by an admin', async (t: Tokens) =>
+        gql('mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }', await adminToken(), { id: t.user.id })],
+    ])('%s', async (_what, act) => {
+      const t = await cachedUser();
+      const res = await act(t);
+      expect(res.errors).toBeUndefined();
+      expect(await refused(t)).toBe(true);
+    });
+  });
+
+  it("empties and turns off when the feed's connection drops, then comes back by itself", async () => {
+    const t = await cachedUser();
+    // Unseen by the feed: only the cache still says this session is live.
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)], true);
+    await expectServed(t);
+
+    const killer = new Client({ connectionString: app.db.url });
+    await killer.connect();
+    try {
+      const { rowCount } = await killer.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query = 'listen portcullis_changes'",
+      );
+      expect(rowCount).toBe(1);
+    } finally {
+      await killer.end();
+    }
+    // The dropped feed empties the cache: the check goes to the database and sees the session ended.
+    await eventually(() => refused(t), 2000);
+    // Back on by itself, and notifications arrive again.
+    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, 10_000);
+    const u = await cachedUser();
+    expect(await metric('portcullis_session_cache_entries')).toBeGreaterThan(0);
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(u)]);
+    await eventually(() => refused(u), 1000);
+  });
+});
