@@ -186,3 +186,18 @@ describe('the server process', () => {
     expect(stdout).not.toContain('listening');
   }, 60_000);
 });
+
+describe('REFRESH_TOKEN_COOKIE', () => {
+  it('is off by default and read as a boolean', () => {
+    const base = { JWT_SECRET: SECRET, DATA_DIR: tempDir() };
+    expect(loadConfig(base).refreshTokenCookie).toBe(false);
+    for (const on of ['true', 'TRUE', '1', 'yes']) expect(loadConfig({ ...base, REFRESH_TOKEN_COOKIE: on }).refreshTokenCookie).toBe(true);
+    for (const off of ['false', '0', 'no', '']) expect(loadConfig({ ...base, REFRESH_TOKEN_COOKIE: off }).refreshTokenCookie).toBe(false);
+  });
+
+  it('refuses a value that is not a boolean, naming the variable', () => {
+    const err = configError({ JWT_SECRET: SECRET, DATA_DIR: tempDir(), REFRESH_TOKEN_COOKIE: 'cookie' });
+    expect(err.variable).toBe('REFRESH_TOKEN_COOKIE');
+    expect(err.message).toContain('REFRESH_TOKEN_COOKIE');
+  });
+});

@@ -29,6 +29,8 @@ export interface Config {
   readonly refreshTokenTtl: number;
   /** Seconds a retired refresh token may be replayed to get the same successor back. */
   readonly refreshGraceWindow: number;
+  /** REFRESH_TOKEN_COOKIE: deliver and read the refresh token as an HttpOnly cookie instead of in the payload. */
+  readonly refreshTokenCookie: boolean;
   readonly otpTtl: number;
   readonly otpMaxAttempts: number;
   readonly otpResendInterval: number;
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 1800, 1, 86400),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 60, 31536000),
     refreshGraceWindow: int(env, 'REFRESH_GRACE_WINDOW', 10, 0, 300),
+    refreshTokenCookie: bool(env, 'REFRESH_TOKEN_COOKIE', false),
     otpTtl: int(env, 'OTP_TTL', 600, 10, 86400),
     otpMaxAttempts: int(env, 'OTP_MAX_ATTEMPTS', 3, 1, 100),
     otpResendInterval: int(env, 'OTP_RESEND_INTERVAL', 60, 0, 86400),

@@ -2,7 +2,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import helmet from 'helmet';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -35,8 +35,9 @@ import { readiness } from './readiness';
 import { Metrics } from './metrics';
 import { requestLog } from './request-log';
 import type { GraphQLContext } from './context';
-import { corsOrigin } from './cors';
+import { corsOptions } from './cors';
 import { createFormatError } from './format-error';
+import { refreshCookie, refreshCookieParser } from './refresh-cookie';
 import { buildTypeSchema } from './schema';
 import { createServices } from './services';
 
@@ -162,9 +163,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.get('/metrics', metrics.handler(config.metricsToken));
   app.use(
     '/graphql',
-    cors({ origin: corsOrigin(config.corsOrigins), credentials: true }),
+    cors(corsOptions(config.corsOrigins)),
     ipRequestLimit(limitStore.store, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
     express.json({ limit: BODY_LIMIT }),
+    refreshCookieParser(config.refreshTokenCookie),
     (req, res, next) => {
       const requestId = randomUUID();
       res.setHeader('X-Request-Id', requestId);
@@ -173,16 +175,21 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
-        const em = orm.em.fork();
+        // Forked on first use: a signed-in request answered from the session cache needs no EntityManager.
+        let em: EntityManager | undefined;
+        const fork = (): EntityManager => (em ??= orm.em.fork());
         const token = bearerToken(req.headers.authorization);
         let principal: Promise<Principal> | undefined;
         let userId: string | null = null;
         return {
           requestId: res.locals.requestId as string,
-          em,
+          get em() {
+            return fork();
+          },
           client: { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          refreshCookie: config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
           auth: () =>
-            (principal ??= services.authenticator.authenticate(em, token).then((p) => {
+            (principal ??= services.authenticator.authenticate(fork, token).then((p) => {
               userId = p.user.id;
               return p;
             })),

@@ -1,5 +1,7 @@
-// The sign-up, sign-in and sign-out mutations: each one call into AuthService.
+// The sign-up, sign-in and sign-out mutations: each one call into AuthService. In cookie mode the refresh
+// token is delivered and read here, as the HttpOnly cookie of ctx.refreshCookie, instead of in the payload.
 import { Arg, Args, Ctx, Mutation, Resolver } from 'type-graphql';
+import { AccountDisabledError, UnauthenticatedError } from '../../common/errors';
 import { RequiresScopes } from '../../permissions/directives';
 import { Scope } from '../../permissions/roles';
 import type { GraphQLContext } from '../../server/context';
@@ -35,8 +37,8 @@ export class AuthResolver {
       'Email and password sign-in. INVALID_CREDENTIALS for an unknown email or a wrong password alike;\n' +
       'EMAIL_NOT_VERIFIED (only with the right password) until the email is verified.',
   })
-  login(@Args(() => LoginArgs) { email, password }: LoginArgs, @Ctx() ctx: GraphQLContext): Promise<AuthPayload> {
-    return this.auth.login(ctx.em, email, password, ctx.client);
+  async login(@Args(() => LoginArgs) { email, password }: LoginArgs, @Ctx() ctx: GraphQLContext): Promise<AuthPayload> {
+    return deliver(ctx, await this.auth.login(ctx.em, email, password, ctx.client));
   }
 
   @Mutation(() => CodeSent, {
@@ -50,11 +52,11 @@ export class AuthResolver {
     description:
       'Consumes a LOGIN or VERIFY_EMAIL code and signs the user in (VERIFY_EMAIL also marks the email verified).',
   })
-  verifyOtp(
+  async verifyOtp(
     @Args(() => VerifyOtpArgs) { email, code, purpose }: VerifyOtpArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthPayload> {
-    return this.auth.verifyOtp(ctx.em, email, code, purpose, ctx.client);
+    return deliver(ctx, await this.auth.verifyOtp(ctx.em, email, code, purpose, ctx.client));
   }
 
   @Mutation(() => Boolean, {
@@ -72,27 +74,33 @@ export class AuthResolver {
       'Rotates the refresh token: the old one stops working. Replaying a retired token after the grace\n' +
       'window ends the whole session; within it, the replay gets the same new refresh token back.',
   })
-  refresh(
-    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+  async refresh(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthPayload> {
-    return this.auth.refresh(ctx.em, refreshToken, ctx.client);
+    const token = chooseRefreshToken(ctx, refreshToken);
+    return deliver(ctx, await clearIfDead(token, this.auth.refresh(ctx.em, token.value, ctx.client)));
   }
 
   @Mutation(() => Boolean, {
     description: 'Ends one session: the one of `refreshToken` if given, else the one of the access token.',
   })
-  logout(
-    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+  async logout(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
-    return this.auth.logout(ctx.em, refreshToken, () => ctx.auth(), ctx.client);
+    const token = chooseRefreshToken(ctx, refreshToken);
+    const ended = await clearIfDead(token, this.auth.logout(ctx.em, token.value, () => ctx.auth(), ctx.client));
+    token.clearCookie?.();
+    return ended;
   }
 
   @Mutation(() => Boolean, { description: 'Ends every session of the signed-in user.' })
   @RequiresScopes(Scope.SELF_WRITE)
   async logoutAll(@Ctx() ctx: GraphQLContext): Promise<boolean> {
-    return this.auth.logoutAll(ctx.em, await ctx.auth(), ctx.client);
+    const ended = await this.auth.logoutAll(ctx.em, await ctx.auth(), ctx.client);
+    ctx.refreshCookie?.clear();
+    return ended;
   }
 
   @Mutation(() => Boolean, { description: 'Requires the current password; ends every other session of the user.' })
@@ -103,4 +111,35 @@ export class AuthResolver {
   ): Promise<boolean> {
     return this.auth.changePassword(ctx.em, await ctx.auth(), currentPassword, newPassword, ctx.client);
   }
+}
+
+/** The refresh token an operation acts on; `clearCookie` is set when it came from (or equals) the cookie. */
+interface ChosenToken {
+  readonly value: string | null;
+  readonly clearCookie: (() => void) | null;
+}
+
+/** The argument when given (it wins), else in cookie mode the cookie's token. */
+function chooseRefreshToken(ctx: GraphQLContext, argument: string | null | undefined): ChosenToken {
+  const cookie = ctx.refreshCookie;
+  const fromCookie = cookie?.read() ?? null;
+  const value = argument ?? fromCookie;
+  return { value, clearCookie: cookie !== null && value !== null && value === fromCookie ? () => cookie.clear() : null };
+}
+
+/** Clears the cookie when its token was refused for good (unknown, replayed, expired, revoked, or a disabled account). */
+async function clearIfDead<T>(token: ChosenToken, operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    if (err instanceof UnauthenticatedError || err instanceof AccountDisabledError) token.clearCookie?.();
+    throw err;
+  }
+}
+
+/** In cookie mode, moves the refresh token out of the payload into the cookie. */
+function deliver(ctx: GraphQLContext, payload: AuthPayload): AuthPayload {
+  if (ctx.refreshCookie === null || payload.refreshToken === null) return payload;
+  ctx.refreshCookie.set(payload.refreshToken);
+  return { ...payload, refreshToken: null };
 }

@@ -24,7 +24,8 @@ export class Authenticator {
     private readonly clock: Clock,
   ) {}
 
-  async authenticate(em: EntityManager, bearerToken: string | null): Promise<Principal> {
+  /** `em` is called only when the session is not in the cache. */
+  async authenticate(em: () => EntityManager, bearerToken: string | null): Promise<Principal> {
     if (bearerToken === null) throw new UnauthenticatedError();
     const claims = this.accessTokens.verify(bearerToken);
     const live = this.cache.get(claims.sid) ?? (await this.load(em, claims.sid));
@@ -39,9 +40,9 @@ export class Authenticator {
     return { user, sessionId: live.sessionId, claims, scopes: scopesOf(user.roles) };
   }
 
-  private async load(em: EntityManager, sessionId: string): Promise<LiveSession> {
+  private async load(em: () => EntityManager, sessionId: string): Promise<LiveSession> {
     const generation = this.cache.generation;
-    const session = await this.sessions.findLive(em, sessionId);
+    const session = await this.sessions.findLive(em(), sessionId);
     if (session === null) throw new UnauthenticatedError();
     const { user } = session;
     const live: LiveSession = {
