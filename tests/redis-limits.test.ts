@@ -149,6 +149,35 @@ async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: numb
     }
   }, 120_000);
 
+  it('counts the per-IP request limit atomically: 50 requests at once against a limit of 20 let exactly 20 through', async () => {
+    const app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '20' } });
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      expect((await waitReady(app.url, 10_000)).status).toBe(200);
+      await client.connect();
+      await client.flushall(); // this file's own redis-server: forget the other tests' counts from this IP
+      const statuses = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }).then(
+            (r) => r.status,
+          ),
+        ),
+      );
+      expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+      // One counter per IP and window, in Redis, not a list of timestamps.
+      const keys = await client.keys('ip-limit:*');
+      expect(keys).toHaveLength(1);
+      expect(Number(await client.get(keys[0]!))).toBe(50);
+      const ttl = await client.pttl(keys[0]!);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      client.disconnect();
+      await app.stop();
+    }
+  });
+
   describe('one in-process app', () => {
     let app: TestApp;
     beforeAll(async () => {

@@ -1,30 +1,30 @@
-// The global per-IP request limit at the HTTP layer: RATE_LIMIT_PER_MINUTE requests per client IP per
-// minute, a sliding window kept in the same store as the operation limits; HTTP 429 with Retry-After.
+// The global per-IP request limit at the HTTP layer, with express-rate-limit: RATE_LIMIT_PER_MINUTE requests
+// per client IP (IPv6 by /56, as express-rate-limit does) per one-minute window, counted in the limit store
+// (store.ts: one atomic Redis counter per IP and window, or memory). Over it: HTTP 429 with Retry-After and
+// the contract's RATE_LIMITED body.
 import type { RequestHandler } from 'express';
-import type { Store } from 'graphql-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { ErrorCode } from '../common/errors';
+import type { IpCounterStore } from './store';
 
 const WINDOW_MS = 60_000;
 
-export function ipRequestLimit(store: Store, perMinute: number, onLimited: () => void = () => {}): RequestHandler {
-  return async (req, res, next) => {
-    try {
-      const identity = { contextIdentity: `http:${req.ip ?? 'unknown'}`, fieldIdentity: 'requests' };
-      const now = Date.now();
-      const recent = (await store.getForIdentity(identity)).filter((t) => t + WINDOW_MS > now);
-      if (recent.length >= perMinute) {
-        onLimited();
-        const retryAfter = Math.max(1, Math.ceil((Math.min(...recent) + WINDOW_MS - now) / 1000));
-        res.setHeader('Retry-After', String(retryAfter));
-        res.status(429).json({
-          errors: [{ message: `Too many requests; retry in ${retryAfter} s`, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }],
-        });
-        return;
-      }
-      await store.setForIdentity(identity, [...recent, now], WINDOW_MS);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  };
+export function ipRequestLimit(store: IpCounterStore, perMinute: number, onLimited: () => void = () => {}): RequestHandler {
+  return rateLimit({
+    windowMs: WINDOW_MS,
+    limit: perMinute,
+    store,
+    standardHeaders: false,
+    legacyHeaders: false,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+    handler: (req, res) => {
+      onLimited();
+      const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const retryAfter = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+      res.setHeader('Retry-After', String(retryAfter));
+      res.status(429).json({
+        errors: [{ message: `Too many requests; retry in ${retryAfter} s`, extensions: { code: ErrorCode.RATE_LIMITED, retryAfter } }],
+      });
+    },
+  });
 }

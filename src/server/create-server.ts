@@ -164,7 +164,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.use(
     '/graphql',
     cors(corsOptions(config.corsOrigins)),
-    ipRequestLimit(limitStore.store, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
+    ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
     express.json({ limit: BODY_LIMIT }),
     refreshCookieParser(config.refreshTokenCookie),
     (req, res, next) => {
