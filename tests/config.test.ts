@@ -201,3 +201,23 @@ describe('REFRESH_TOKEN_COOKIE', () => {
     expect(err.message).toContain('REFRESH_TOKEN_COOKIE');
   });
 });
+
+describe('PLAYGROUND', () => {
+  const production = { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com:587', JWT_SECRET: SECRET };
+
+  it('is on outside production unless turned off, and in production only with PLAYGROUND=true', () => {
+    const base = { JWT_SECRET: SECRET, DATA_DIR: tempDir() };
+    expect(loadConfig(base).playground).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: 'test' }).playground).toBe(true);
+    expect(loadConfig({ ...base, PLAYGROUND: 'false' }).playground).toBe(false);
+    expect(loadConfig({ ...production, DATA_DIR: tempDir() }).playground).toBe(false);
+    expect(loadConfig({ ...production, DATA_DIR: tempDir(), PLAYGROUND: '' }).playground).toBe(false);
+    expect(loadConfig({ ...production, DATA_DIR: tempDir(), PLAYGROUND: 'true' }).playground).toBe(true);
+  });
+
+  it('refuses a value that is not a boolean, naming the variable', () => {
+    const err = configError({ JWT_SECRET: SECRET, DATA_DIR: tempDir(), PLAYGROUND: 'sometimes' });
+    expect(err.variable).toBe('PLAYGROUND');
+    expect(err.message).toContain('PLAYGROUND');
+  });
+});

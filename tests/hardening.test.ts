@@ -54,7 +54,7 @@ async function makeAdmin(app: TestApp): Promise<Tokens> {
   return (await login(app, t.user.email)).data!.login;
 }
 
-/** Helmet's headers on /graphql and /healthz; HSTS (and the CSP) only in production; never X-Powered-By. */
+/** Helmet's headers on /graphql and /healthz, the CSP included; HSTS only in production; never X-Powered-By. */
 async function expectSecurityHeaders(app: TestApp, production: boolean): Promise<void> {
   for (const res of [await postJson(app, { query: '{ __typename }' }), await raw(app, { path: '/healthz' })]) {
     expect(res.status).toBe(200);
@@ -64,9 +64,9 @@ async function expectSecurityHeaders(app: TestApp, production: boolean): Promise
     expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(res.headers.get('x-dns-prefetch-control')).toBe('off');
     expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     if (production) {
       expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
-      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     } else {
       expect(res.headers.get('strict-transport-security')).toBeNull();
     }

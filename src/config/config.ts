@@ -43,6 +43,8 @@ export interface Config {
   readonly trustProxy: false | number | string;
   /** Introspection in production (always on otherwise). */
   readonly introspection: boolean;
+  /** PLAYGROUND: GraphiQL at GET /graphql for browsers; on unless NODE_ENV=production, there only with true. */
+  readonly playground: boolean;
   /** Time a client has to send its whole request, in milliseconds. */
   readonly requestTimeoutMs: number;
   /** Days ended sessions, used or expired codes and sent emails are kept before housekeeping removes them. */
@@ -173,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: loadLimitRules(env),
     trustProxy: trustProxy(env),
     introspection: !isProduction || bool(env, 'INTROSPECTION', false),
+    playground: bool(env, 'PLAYGROUND', !isProduction),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
     retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
     logLevel: logLevel(env),

@@ -1,5 +1,6 @@
 // Assembles schema + shield + Apollo + Express and the background mail sender. Does not listen by itself.
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
@@ -31,6 +32,7 @@ import { ipRequestLimit } from '../rate-limit/ip-limit';
 import { operationLimitRules } from '../rate-limit/operation-limits';
 import { createLimitStore } from '../rate-limit/store';
 import { DOCUMENT_LIMITS, documentLimits } from './graphql-limits';
+import { playground } from './playground';
 import { readiness } from './readiness';
 import { Metrics } from './metrics';
 import { requestLog } from './request-log';
@@ -127,7 +129,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     stopOnTerminationSignals: false, // main.ts owns shutdown
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: DOCUMENT_LIMITS.maxTokens },
-    plugins: [...armor.plugins, requestLog(logger, metrics), ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [
+      ...armor.plugins,
+      requestLog(logger, metrics),
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(), // its pages load from a CDN; ours is src/server/playground.ts
+    ],
   });
   await apollo.start();
 
@@ -150,8 +157,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   app.set('trust proxy', config.trustProxy);
   app.use(
     helmet({
-      // Apollo's development landing page loads from a CDN; production serves no page.
-      contentSecurityPolicy: config.isProduction ? undefined : false,
+      // helmet's default CSP everywhere; the playground page sets a stricter one of its own.
       crossOriginEmbedderPolicy: false,
       strictTransportSecurity: config.isProduction,
     }),
@@ -161,9 +167,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   app.get('/readyz', readiness(orm, limitStore));
   app.get('/metrics', metrics.handler(config.metricsToken));
+  // CORS first: it answers every preflight, which the playground's GET route would otherwise answer itself.
+  app.use('/graphql', cors(corsOptions(config.corsOrigins)));
+  if (config.playground) app.use('/graphql', playground()); // a browser's GET; everything else falls through
   app.use(
     '/graphql',
-    cors(corsOptions(config.corsOrigins)),
     ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
     express.json({ limit: BODY_LIMIT }),
     refreshCookieParser(config.refreshTokenCookie),
