@@ -3,6 +3,7 @@
 // (store.ts: one atomic Redis counter per IP and window, or memory). Over it: HTTP 429 with Retry-After and
 // the contract's RATE_LIMITED body.
 import type { RequestHandler } from 'express';
+import { isIPv6 } from 'node:net';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { ErrorCode } from '../common/errors';
 import type { IpCounterStore } from './store';
@@ -16,7 +17,11 @@ export function ipRequestLimit(store: IpCounterStore, perMinute: number, onLimit
     store,
     standardHeaders: false,
     legacyHeaders: false,
-    keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+    // ipKeyGenerator groups an IPv6 address by its /56; it parses every address, so IPv4 skips it.
+    keyGenerator: (req) => {
+      const ip = req.ip ?? 'unknown';
+      return isIPv6(ip) ? ipKeyGenerator(ip) : ip;
+    },
     handler: (req, res) => {
       onLimited();
       const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;

@@ -3,7 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import helmet from 'helmet';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -15,11 +15,9 @@ import type { Config } from '../config/config';
 import { systemClock, type Clock } from '../common/clock';
 import { deriveKeys } from '../common/keys';
 import { createLogger, errorFields, type Logger } from '../common/logger';
-import { requestScope } from '../common/request-context';
 import { ChangeFeed } from '../database/change-feed';
 import { openDatabase, type Database } from '../database/database';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
-import type { Principal } from '../modules/auth/authenticator';
 import { AuthResolver } from '../modules/auth/auth.resolver';
 import { SessionResolver } from '../modules/auth/session.resolver';
 import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
@@ -36,9 +34,9 @@ import { playground } from './playground';
 import { readiness } from './readiness';
 import { Metrics } from './metrics';
 import { requestLog } from './request-log';
-import type { GraphQLContext } from './context';
+import { RequestContext, type GraphQLContext } from './context';
 import { corsOptions } from './cors';
-import { createFormatError } from './format-error';
+import { formatError, internalErrors } from './format-error';
 import { refreshCookie, refreshCookieParser } from './refresh-cookie';
 import { buildTypeSchema } from './schema';
 import { createServices } from './services';
@@ -120,7 +118,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const armor = documentLimits(config.isProduction);
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: createFormatError(logger),
+    formatError,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
@@ -132,6 +130,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     plugins: [
       ...armor.plugins,
       requestLog(logger, metrics),
+      internalErrors(logger),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(), // its pages load from a CDN; ours is src/server/playground.ts
     ],
@@ -154,6 +153,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
 
   app.disable('x-powered-by');
+  app.set('etag', false); // GraphQL answers are POST responses: an ETag would only cost a hash per response
   app.set('trust proxy', config.trustProxy);
   app.use(
     helmet({
@@ -179,31 +179,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const requestId = randomUUID();
       res.setHeader('X-Request-Id', requestId);
       res.locals.requestId = requestId;
-      requestScope.run({ requestId }, next);
+      next();
     },
     expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<GraphQLContext> => {
-        // Forked on first use: a signed-in request answered from the session cache needs no EntityManager.
-        let em: EntityManager | undefined;
-        const fork = (): EntityManager => (em ??= orm.em.fork());
-        const token = bearerToken(req.headers.authorization);
-        let principal: Promise<Principal> | undefined;
-        let userId: string | null = null;
-        return {
-          requestId: res.locals.requestId as string,
-          get em() {
-            return fork();
-          },
-          client: { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
-          refreshCookie: config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
-          auth: () =>
-            (principal ??= services.authenticator.authenticate(fork, token).then((p) => {
-              userId = p.user.id;
-              return p;
-            })),
-          userId: () => userId,
-        };
-      },
+      context: async ({ req, res }): Promise<GraphQLContext> =>
+        new RequestContext(
+          res.locals.requestId as string,
+          { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
+          orm,
+          services.authenticator,
+          bearerToken(req.headers.authorization),
+        ),
     }),
   );
   const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {

@@ -1,10 +1,12 @@
 // What leaves the server when something fails: contract codes as thrown, Apollo's own request errors as
 // they are, and for anything else a generic INTERNAL_SERVER_ERROR carrying the request id of the log line.
+// formatError cannot see the request, so the plugin below logs unexpected errors and adds the request id.
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ErrorCode, PortcullisError } from '../common/errors';
 import { errorFields, type Logger } from '../common/logger';
-import { currentRequestId } from '../common/request-context';
+import type { GraphQLContext } from './context';
 
 // Apollo's codes for problems with the request itself; their messages carry no server internals.
 const REQUEST_ERROR_CODES = new Set([
@@ -17,26 +19,45 @@ const REQUEST_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
-export function createFormatError(logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
-    const { locations, path } = formatted;
-    if (original instanceof PortcullisError) {
-      return { message: original.message, locations, path, extensions: { ...original.extensions } };
-    }
-    const code = formatted.extensions?.code;
-    // Request-level errors have no path; a field error that is not ours is unexpected.
-    if (path === undefined && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
-      const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
-    }
-    const requestId = currentRequestId();
-    logger.error('unexpected error', { requestId, path, ...errorFields(original) });
-    return {
-      message: 'Internal server error',
-      locations,
-      path,
-      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
-    };
+/** Request-level errors have no path; a field error that is not ours is unexpected. */
+function isRequestError(path: unknown, code: unknown): boolean {
+  return path === undefined && typeof code === 'string' && REQUEST_ERROR_CODES.has(code);
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const { locations, path } = formatted;
+  if (original instanceof PortcullisError) {
+    return { message: original.message, locations, path, extensions: { ...original.extensions } };
+  }
+  if (isRequestError(path, formatted.extensions?.code)) {
+    const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  return { message: 'Internal server error', locations, path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+}
+
+/** Logs each unexpected error with its cause under the request id, and puts that id in the answer. */
+export function internalErrors(logger: Logger): ApolloServerPlugin<GraphQLContext> {
+  const unexpected = (e: GraphQLError): boolean =>
+    !(unwrapResolverError(e) instanceof PortcullisError) && !isRequestError(e.path, e.extensions?.code);
+  return {
+    async requestDidStart({ contextValue }) {
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const e of errors.filter(unexpected)) {
+            logger.error('unexpected error', { requestId: contextValue.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
+          }
+        },
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          for (const e of response.body.singleResult.errors ?? []) {
+            if (e.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+              (e.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+            }
+          }
+        },
+      };
+    },
   };
 }

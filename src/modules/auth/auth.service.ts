@@ -266,9 +266,9 @@ export class AuthService {
   }
 
   private payload(issued: IssuedSession): AuthPayload {
-    const { user, session, refreshToken } = issued;
+    const { user, sessionId, refreshToken } = issued;
     return {
-      accessToken: this.deps.accessTokens.sign(user.id, session.id, user.roles),
+      accessToken: this.deps.accessTokens.sign(user.id, sessionId, [...user.roles]),
       refreshToken,
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttl,

@@ -10,9 +10,10 @@ import { AccountDisabledError, UnauthenticatedError } from '../../common/errors'
 import { failure, success, type Outcome } from '../../common/outcome';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
+import type { Role } from '../../permissions/roles';
 import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
-import type { SessionCache } from './session-cache';
+import type { PrincipalUser, SessionCache } from './session-cache';
 import { Session } from './session.entity';
 
 export interface ClientInfo {
@@ -21,10 +22,40 @@ export interface ClientInfo {
 }
 
 export interface IssuedSession {
-  readonly session: Session;
-  readonly user: User;
+  readonly sessionId: string;
+  readonly user: PrincipalUser;
   readonly refreshToken: string;
 }
+
+interface RotatedRow {
+  session_id: string;
+  id: string;
+  email: string;
+  full_name: string | null;
+  email_verified: boolean;
+  active: boolean;
+  roles: Role[];
+  created_at: Date;
+}
+
+// The common case of `rotate` in one statement: the presented token is the current one of a live session
+// whose user is active. It locks the row like the general path, so the two never both rotate one token.
+const ROTATE_CURRENT = `
+with old as (
+  select s.id, s.previous_token_hash from sessions s join users u on u.id = s.user_id
+  where s.current_token_hash = ? and s.revoked_at is null and s.expires_at > ? and u.active
+  for update of s
+), retired as (
+  insert into retired_refresh_tokens (token_hash, session_id, retired_at)
+  select previous_token_hash, id, ? from old where previous_token_hash is not null
+), rotated as (
+  update sessions s set previous_token_hash = ?, current_token_hash = ?, rotation_nonce = ?, rotated_at = ?,
+    last_used_at = ?, ip = coalesce(?, s.ip), user_agent = coalesce(?, s.user_agent)
+  from old where s.id = old.id
+  returning s.id, s.user_id
+)
+select r.id as session_id, u.id, u.email, u.full_name, u.email_verified, u.active, u.roles, u.created_at
+from rotated r join users u on u.id = r.user_id`;
 
 export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'password_reset' | 'refresh_token_reuse' | 'deactivated';
 
@@ -55,7 +86,7 @@ export class SessionService {
       lastUsedAt: now,
       expiresAt: addSeconds(now, this.settings.refreshTtl),
     });
-    return { session, user, refreshToken };
+    return { sessionId: session.id, user, refreshToken };
   }
 
   /**
@@ -64,6 +95,8 @@ export class SessionService {
    */
   async rotate(em: EntityManager, refreshToken: string, client: ClientInfo): Promise<IssuedSession> {
     const hash = sha256(refreshToken);
+    const rotated = await this.rotateCurrent(em, refreshToken, hash, client);
+    if (rotated !== null) return rotated;
     const outcome = await em.transactional(async (tx): Promise<Outcome<IssuedSession>> => {
       const session = await tx.findOne(
         Session,
@@ -90,7 +123,7 @@ export class SessionService {
         session.rotationNonce = nonce;
         session.rotatedAt = now;
         this.touch(session, client, now);
-        return success({ session, user, refreshToken: successor });
+        return success({ sessionId: session.id, user, refreshToken: successor });
       }
 
       // The previous token: a client's own concurrent refresh within the window, or a replay after it.
@@ -99,7 +132,7 @@ export class SessionService {
       const successor = hmac(this.settings.refreshKey, `${refreshToken}.${session.rotationNonce ?? ''}`);
       if (withinGrace && safeEqual(sha256(successor), session.currentTokenHash)) {
         this.touch(session, client, now);
-        return success({ session, user, refreshToken: successor });
+        return success({ sessionId: session.id, user, refreshToken: successor });
       }
       this.end(session, now, 'refresh_token_reuse');
       this.recordReuse(tx, session.id, user.id, client);
@@ -107,6 +140,27 @@ export class SessionService {
     });
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
+  }
+
+  /** ROTATE_CURRENT; null when it does not apply (the general path then decides). */
+  private async rotateCurrent(em: EntityManager, refreshToken: string, hash: string, client: ClientInfo): Promise<IssuedSession | null> {
+    const now = this.clock.now();
+    const nonce = randomToken(16);
+    const successor = hmac(this.settings.refreshKey, `${refreshToken}.${nonce}`);
+    const [row] = await em
+      .getConnection()
+      .execute<RotatedRow[]>(ROTATE_CURRENT, [hash, now, now, hash, sha256(successor), nonce, now, now, client.ip, client.userAgent]);
+    if (row === undefined) return null;
+    const user: PrincipalUser = {
+      id: row.id,
+      email: row.email,
+      fullName: row.full_name,
+      emailVerified: row.email_verified,
+      active: row.active,
+      roles: row.roles,
+      createdAt: new Date(row.created_at),
+    };
+    return { sessionId: row.session_id, user, refreshToken: successor };
   }
 
   /** The live session a refresh token (current, or retired: it still names the family) belongs to. */
