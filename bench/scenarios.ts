@@ -1,0 +1,76 @@
+// What the orchestrator (run.ts) asks the load generator (load.ts) to do, and what it answers: plain JSON,
+// since the two run in separate processes pinned to separate cores.
+
+export const ME_QUERY = '{ me { id email } }';
+export const REFRESH_MUTATION = 'mutation($t: String!) { refresh(refreshToken: $t) { accessToken refreshToken } }';
+export const LOGIN_MUTATION = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
+
+interface LoadBase {
+  /** http://127.0.0.1:PORT/graphql */
+  readonly url: string;
+  readonly connections: number;
+  /** Seconds of load whose numbers are thrown away (JIT, pools, caches) before the measured run. */
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  /** Seconds autocannon waits for one answer before counting a timeout. */
+  readonly timeoutSeconds: number;
+}
+
+/** `me`: connection i sends tokens[i % n], or, with `rotate`, each request takes the next token. */
+export interface MeLoad extends LoadBase {
+  readonly kind: 'me';
+  readonly tokens: readonly string[];
+  readonly rotate: boolean;
+}
+
+/** `refresh`: each connection owns one session and chains the token each answer returns. */
+export interface RefreshLoad extends LoadBase {
+  readonly kind: 'refresh';
+  /** One refresh token per connection for the warm-up, then fresh ones for the measured run. */
+  readonly warmupTokens: readonly string[];
+  readonly tokens: readonly string[];
+}
+
+/** `login` with the right password; with `probe`, also measures event-loop delay while it runs. */
+export interface LoginLoad extends LoadBase {
+  readonly kind: 'login';
+  readonly email: string;
+  readonly password: string;
+  readonly probe: boolean;
+}
+
+export type LoadSpec = MeLoad | RefreshLoad | LoginLoad;
+
+export interface Latency {
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface EventLoopProbe {
+  /** prom-client's `nodejs_eventloop_lag_p99_seconds` over the window, in ms (see load.ts for the window). */
+  readonly serverP99Ms: number;
+  /** The same histogram's p50: its 10 ms sampling interval is included in every sample. */
+  readonly serverP50Ms: number;
+  readonly serverMaxMs: number;
+  /** Round trips of GET /healthz sent every 25 ms from the load generator during the window, in ms. */
+  readonly healthz: Latency & { readonly count: number };
+  readonly windowSeconds: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly requestsPerSecond: number;
+  /** Milliseconds, over every answer of the measured run. */
+  readonly latency: Latency;
+  /** Connection errors + timeouts + non-2xx answers + 2xx answers that are not the expected data. */
+  readonly errors: number;
+  readonly errorDetail: { readonly connection: number; readonly timeouts: number; readonly non2xx: number; readonly badBody: number };
+  /** Errors during the warm-up (counted as failures too, but not in `errors`). */
+  readonly warmupErrors?: number;
+  /** The first wrong answer seen, to make a failure explainable. */
+  readonly sampleError?: string;
+  readonly probe?: EventLoopProbe;
+}

@@ -1,0 +1,74 @@
+// The benchmark's knobs (from the environment, read once) and the environment the server under test runs with.
+import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/portcullis_bench';
+/** A fixed, bench-only HS256 secret: the server and the bare baseline verify the same tokens with it. */
+export const BENCH_JWT_SECRET = 'portcullis-benchmark-secret-not-for-production-0123456789';
+
+function num(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
+export interface Settings {
+  readonly databaseUrl: string;
+  /** True for the default database, which the bench drops and creates afresh; never for DATABASE_URL. */
+  readonly ownsDatabase: boolean;
+  readonly bcryptCost: number;
+  readonly connections: number;
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  readonly loginSeconds: number;
+  readonly smallUsers: number;
+  readonly largeUsers: number;
+  /** How many users' tokens (from `login`) the "many users" `me` variant spreads its requests over. */
+  readonly spreadUsers: number;
+  /** Seeded sessions with minted tokens for the variant where no request repeats a session (cache-cold). */
+  readonly freshSessions: number;
+  readonly serverCpu: number;
+  readonly loadCpu: number;
+  /** Write a V8 CPU profile of the server during the `me` scenario to bench/results/. */
+  readonly profile: boolean;
+}
+
+export function readSettings(): Settings {
+  const url = process.env.DATABASE_URL?.trim();
+  return {
+    databaseUrl: url || DEFAULT_DATABASE_URL,
+    ownsDatabase: !url,
+    bcryptCost: num('BCRYPT_COST', 12),
+    connections: num('BENCH_CONNECTIONS', 50),
+    warmupSeconds: num('BENCH_WARMUP', 3),
+    seconds: num('BENCH_SECONDS', 10),
+    loginSeconds: num('BENCH_LOGIN_SECONDS', 12),
+    smallUsers: num('BENCH_SMALL_USERS', 1_000),
+    largeUsers: num('BENCH_LARGE_USERS', 1_000_000),
+    spreadUsers: num('BENCH_SPREAD_USERS', 1_000),
+    freshSessions: num('BENCH_FRESH_SESSIONS', 100_000),
+    serverCpu: num('BENCH_SERVER_CPU', 0),
+    loadCpu: num('BENCH_LOAD_CPU', 1),
+    profile: process.env.BENCH_PROFILE === '1',
+  };
+}
+
+/**
+ * Production mode (the honest one: production's checks, headers and error handling) with logs at warn, so
+ * per-request log lines do not dominate, and every request limit far above what the load reaches.
+ */
+export function serverEnv(settings: Settings, port: number, smtpPort: number): Record<string, string> {
+  const limits = Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '1000000/1s']));
+  return {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    DATABASE_URL: settings.databaseUrl,
+    JWT_SECRET: BENCH_JWT_SECRET,
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    LOG_LEVEL: 'warn',
+    BCRYPT_COST: String(settings.bcryptCost),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    ...limits,
+  };
+}

@@ -1,0 +1,61 @@
+// The two servers under load — Portcullis (`node dist/src/main.js`) and the bare Apollo baseline — started
+// fresh for each scenario on the server CPU, and the load generator run against them on the other CPU.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BENCH_JWT_SECRET, serverEnv, type Settings } from './settings';
+import { freePort, runPinned, spawnPinned, stop, waitReady, type Pinned } from './processes';
+import type { LoadResult, LoadSpec } from './scenarios';
+
+export interface Target {
+  /** http://127.0.0.1:PORT/graphql */
+  readonly url: string;
+  readonly proc: Pinned;
+}
+
+export interface StartOptions {
+  /** Extra node flags, e.g. --cpu-prof. */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** Starts the real server (compiled, production mode) and waits until /readyz says the database answers. */
+export async function startPortcullis(settings: Settings, smtpPort: number, options: StartOptions = {}): Promise<Target> {
+  const port = await freePort();
+  const proc = spawnPinned(settings.serverCpu, [...(options.nodeArgs ?? []), 'dist/src/main.js'], serverEnv(settings, port, smtpPort));
+  await waitReady(proc, `http://127.0.0.1:${port}/readyz`);
+  return { url: `http://127.0.0.1:${port}/graphql`, proc };
+}
+
+export async function startBare(settings: Settings): Promise<Target> {
+  const port = await freePort();
+  const proc = spawnPinned(settings.serverCpu, ['dist/bench/bare-apollo.js'], {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    JWT_SECRET: BENCH_JWT_SECRET,
+  });
+  await waitReady(proc, `http://127.0.0.1:${port}/healthz`);
+  return { url: `http://127.0.0.1:${port}/graphql`, proc };
+}
+
+const specDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+let specCount = 0;
+// The spec files hold the bench's tokens: gone when the run ends, however it ends.
+process.once('exit', () => rmSync(specDir, { recursive: true, force: true }));
+
+/** Runs one scenario from the load CPU against a running target. */
+export async function load(settings: Settings, spec: LoadSpec): Promise<LoadResult> {
+  const file = join(specDir, `spec-${++specCount}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  return JSON.parse(await runPinned(settings.loadCpu, ['dist/bench/load.js', file])) as LoadResult;
+}
+
+/** Starts a target, runs `work` against it, and always stops it (a fresh process per scenario). */
+export async function withTarget<T>(start: () => Promise<Target>, work: (target: Target) => Promise<T>): Promise<T> {
+  const target = await start();
+  try {
+    if (target.proc.child.exitCode !== null) throw new Error('server exited');
+    return await work(target);
+  } finally {
+    await stop(target.proc);
+  }
+}
