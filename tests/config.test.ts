@@ -202,6 +202,20 @@ describe('REFRESH_TOKEN_COOKIE', () => {
   });
 });
 
+describe('SHUTDOWN_TIMEOUT', () => {
+  it('defaults to 10 seconds and is read in seconds', () => {
+    const base = { JWT_SECRET: SECRET, DATA_DIR: tempDir() };
+    expect(loadConfig(base).shutdownTimeoutMs).toBe(10_000);
+    expect(loadConfig({ ...base, SHUTDOWN_TIMEOUT: '25' }).shutdownTimeoutMs).toBe(25_000);
+  });
+
+  it.each(['0', '601', 'soon', '1.5'])('refuses SHUTDOWN_TIMEOUT=%s, naming the variable', (value) => {
+    const err = configError({ JWT_SECRET: SECRET, DATA_DIR: tempDir(), SHUTDOWN_TIMEOUT: value });
+    expect(err.variable).toBe('SHUTDOWN_TIMEOUT');
+    expect(err.message).toContain('SHUTDOWN_TIMEOUT');
+  });
+});
+
 describe('PLAYGROUND', () => {
   const production = { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com:587', JWT_SECRET: SECRET };
 

@@ -105,3 +105,88 @@ describe('the logger', () => {
     expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'chatty' })).toThrow(/LOG_LEVEL/);
   });
 });
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { errorFields, prettyLogs } from '../src/common/logger';
+
+describe('database errors in the log', () => {
+  it('keep the failing statement but not its values', async () => {
+    const email = 'sql-value@example.com';
+    let thrown: unknown;
+    try {
+      await app.server.orm.em.getConnection().execute('select 1 / 0 as boom from users where email = ? or ? = ?', [email, "it's", 'x']);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeDefined();
+    expect(String((thrown as Error).message)).toContain(email); // the driver's own message holds it ...
+    const out = capture();
+    createLogger('info', out.stream).error('unexpected error', errorFields(thrown));
+    const line = out.lines.join('\n');
+    expect(line).not.toContain(email); // ... the log line does not
+    expect(line).not.toContain("it''s");
+    expect(line).toContain('division by zero');
+    expect(line).toContain('from users where email = ');
+  });
+});
+
+describe('pretty output', () => {
+  it('is for a person at a terminal outside production only', () => {
+    expect(prettyLogs('development', { isTTY: true })).toBe(true);
+    expect(prettyLogs('test', { isTTY: true })).toBe(true);
+    expect(prettyLogs('development', { isTTY: false })).toBe(false); // piped, redirected, collected
+    expect(prettyLogs('development', {})).toBe(false);
+    expect(prettyLogs('production', { isTTY: true })).toBe(false);
+  });
+
+  it('writes human-readable lines, still redacted', () => {
+    const out = capture();
+    createLogger('info', out.stream, { pretty: true }).warn('slow graphql request', {
+      requestId: 'req-42',
+      durationMs: 2100,
+      password: 'hunter2',
+    });
+    const text = out.lines.join('\n');
+    expect(out.lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: slow graphql request$/);
+    expect(text).toMatch(/requestId: "req-42"/);
+    expect(text).toMatch(/durationMs: 2100/);
+    expect(text).toContain('[redacted]');
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toMatch(/[{}]/);
+  });
+
+  it('is what the server prints into a terminal (a pseudo-terminal from `script`)', async () => {
+    // `script` (util-linux) runs the entry point with its stdout on a pseudo-terminal and copies it here.
+    const child = spawn('script', ['-qec', `${process.execPath} -r ts-node/register/transpile-only src/main.ts`, '/dev/null'], {
+      cwd: join(__dirname, '..'),
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        NODE_ENV: 'development',
+        DATABASE_URL: app.db.url,
+        DATABASE_POOL_SIZE: String(app.db.poolSize),
+        JWT_SECRET: 'x'.repeat(40),
+      },
+      detached: true, // its own process group, so that the server under `script` is stopped with it
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      for (const deadline = Date.now() + 60_000; !/listening on/.test(output) && Date.now() < deadline; ) {
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(output).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Portcullis listening on http:\/\/localhost:\d+\/graphql\r?$/m);
+      expect(output).toMatch(/^ {4}database: "postgresql"\r?$/m);
+      expect(output).not.toContain('{"level"');
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+    }
+  }, 90_000);
+});

@@ -47,6 +47,8 @@ export interface Config {
   readonly playground: boolean;
   /** Time a client has to send its whole request, in milliseconds. */
   readonly requestTimeoutMs: number;
+  /** After SIGTERM/SIGINT, how long in-flight requests and the email being sent get to finish, in milliseconds. */
+  readonly shutdownTimeoutMs: number;
   /** Days ended sessions, used or expired codes and sent emails are kept before housekeeping removes them. */
   readonly retentionDays: number;
   readonly logLevel: Level;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     introspection: !isProduction || bool(env, 'INTROSPECTION', false),
     playground: bool(env, 'PLAYGROUND', !isProduction),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT', 30, 1, 3600) * 1000,
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT', 10, 1, 600) * 1000,
     retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
     logLevel: logLevel(env),
     metricsToken: str(env, 'METRICS_TOKEN'),

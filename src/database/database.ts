@@ -51,7 +51,7 @@ export async function openDatabase(
     embedded = await startEmbeddedPostgres(config.dataDir);
     clientUrl = embedded.url;
   }
-  const options = ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize });
+  const options = ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize, logger });
   const orm = await untilReachable(async () => {
     const candidate = await MikroORM.init(options);
     try {

@@ -131,7 +131,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ...armor.plugins,
       requestLog(logger, metrics),
       internalErrors(logger),
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // On stop: the listener closes at once; in-flight requests get SHUTDOWN_TIMEOUT, then their sockets are cut.
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       ApolloServerPluginLandingPageDisabled(), // its pages load from a CDN; ours is src/server/playground.ts
     ],
   });
@@ -217,9 +218,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       });
     },
     async stop() {
-      await sender.stop();
-      await housekeeping.stop();
-      await apollo.stop();
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      // Both stop taking new work now and finish what they are doing (the email being sent) meanwhile.
+      const background = Promise.all([sender.stop(), housekeeping.stop()]);
+      await apollo.stop(); // closes the listener first, then waits for in-flight requests (drain plugin)
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        background.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+      if (late) logger.warn('shutdown timeout: not waiting any longer for the email being sent (it stays queued)');
       mailer.close();
       await limitStore.close();
       await changeFeed?.stop();

@@ -91,8 +91,8 @@ export class OutboxSender {
     try {
       for (;;) {
         const rows = await this.claim();
-        for (const row of rows) {
-          if (this.stopped) return;
+        for (const [i, row] of rows.entries()) {
+          if (this.stopped) return await this.release(rows.slice(i));
           await this.deliver(row);
         }
         if (rows.length < this.settings.batchSize || this.stopped) return;
@@ -113,6 +113,14 @@ export class OutboxSender {
            order by id limit ? for update skip locked)
         returning id, recipient, kind, payload, attempts`,
       [new Date(now.getTime() + this.settings.claimMs), now, now, this.settings.batchSize],
+    );
+  }
+
+  /** Hands claimed but unsent messages back at once, so another instance need not wait out the claim. */
+  private async release(rows: readonly ClaimedRow[]): Promise<void> {
+    await this.orm.em.getConnection().execute(
+      `update mail_outbox set locked_until = null where sent_at is null and id in (${rows.map(() => '?').join(', ')})`,
+      rows.map((r) => r.id),
     );
   }
 

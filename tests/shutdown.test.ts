@@ -1,0 +1,411 @@
+// Graceful shutdown of the real entry point (src/main.ts) on SIGTERM and SIGINT: the listener closes at
+// once, a request in flight gets its real answer, the email being sent is delivered once and marked sent
+// (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { simpleParser } from 'mailparser';
+import { Client } from 'pg';
+import { SMTPServer } from 'smtp-server';
+import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { startMain, type MainProcess } from './helpers/main-process';
+import { TestSmtp } from './helpers/smtp';
+import { createTestDatabase, type TestDatabase } from './helpers/test-database';
+import { TEST_JWT_SECRET } from './helpers/test-server';
+
+jest.setTimeout(120_000);
+
+const PASSWORD = 'Shutdown-Pass-9';
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }';
+const VERIFY = 'mutation($e: String!, $c: String!) { verifyOtp(email: $e, code: $c, purpose: VERIFY_EMAIL) { accessToken } }';
+const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id email } } }';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let counter = 0;
+const freshEmail = (tag: string): string => `shutdown-${tag}-${++counter}.${Date.now()}@example.com`;
+
+interface Gql {
+  data?: any;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+async function gql(url: string, query: string, variables: Record<string, unknown>): Promise<{ status: number; body: Gql }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  return { status: res.status, body: (await res.json()) as Gql };
+}
+
+let db: TestDatabase;
+const children: MainProcess[] = [];
+
+async function sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query(query, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+function start(env: Record<string, string>): Promise<MainProcess> {
+  return startMain({
+    PORT: '0',
+    NODE_ENV: 'development',
+    DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: String(db.poolSize),
+    JWT_SECRET: TEST_JWT_SECRET,
+    BCRYPT_COST: '4',
+    RATE_LIMIT_PER_MINUTE: '100000',
+    ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '100000/1s'])),
+    ...env,
+  }).then((main) => {
+    children.push(main);
+    return main;
+  });
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+function exitOf(main: MainProcess): Promise<Exit> {
+  return new Promise((resolve) => main.child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+}
+/** Exit code 0, not killed; otherwise fails with what the process logged. */
+function expectCleanExit(exited: Exit, main: MainProcess): void {
+  if (exited.code !== 0 || exited.signal !== null) {
+    throw new Error(`exited with ${exited.code ?? exited.signal}:\n${main.lines.join('\n')}`);
+  }
+}
+const portOf = (main: MainProcess): number => Number(new URL(main.url).port);
+
+/** Tries a new TCP connection every 20 ms until one is refused; resolves when, or rejects after `withinMs`. */
+async function untilRefused(port: number, withinMs: number): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return Date.now();
+    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections after ${withinMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** A raw HTTP connection that records when the server closes it. */
+function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d: Buffer) => (data += d.toString()));
+    socket.on('error', () => {}); // a reset is a close too
+    const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
+    socket.once('connect', () => resolve({ socket, received: () => data, closed }));
+    socket.once('error', reject);
+  });
+}
+
+afterEach(() => {
+  for (const main of children.splice(0)) {
+    if (main.child.exitCode === null && main.child.signalCode === null) main.child.kill('SIGKILL');
+  }
+});
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe.each(SIGNALS)('on %s', (signal) => {
+  it('answers the request in flight for real, refuses new connections meanwhile, and exits 0', async () => {
+    const smtp = new TestSmtp();
+    await smtp.start();
+    try {
+      // bcrypt cost 14 takes over a second a hash here: the login is honestly slow.
+      const main = await start({ SMTP_URL: smtp.url, BCRYPT_COST: '14' });
+      const exit = exitOf(main);
+      const email = freshEmail('inflight');
+      expect((await gql(main.url, REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
+      const code = await smtp.codeFor(email, /confirm/i);
+      expect((await gql(main.url, VERIFY, { e: email, c: code })).body.data?.verifyOtp.accessToken).toEqual(expect.any(String));
+
+      let answeredAt = 0;
+      const login = gql(main.url, LOGIN, { e: email, p: PASSWORD }).then((res) => {
+        answeredAt = Date.now();
+        return res;
+      });
+      await sleep(300); // the request is in, its password hash is being computed
+      const signalledAt = Date.now();
+      main.child.kill(signal);
+
+      await untilRefused(portOf(main), 2000);
+      expect(answeredAt).toBe(0); // refused while the login was still being answered
+
+      const res = await login;
+      expect(answeredAt).toBeGreaterThan(signalledAt);
+      expect(res.status).toBe(200);
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.login.user.email).toBe(email);
+      const claims = JSON.parse(Buffer.from(res.body.data.login.accessToken.split('.')[1], 'base64url').toString());
+      expect(claims.sub).toBe(res.body.data.login.user.id);
+      // The session it answered with was really stored before the database closed.
+      const sessions = await sql('select id from sessions where id = $1 and revoked_at is null', [claims.sid]);
+      expect(sessions).toHaveLength(1);
+
+      expectCleanExit(await exit, main);
+      expect(main.lines.join('\n')).toContain(`${signal} received, shutting down`);
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  it('delivers the email being sent once and marks it sent, hands back the ones claimed behind it, and exits 0', async () => {
+    const smtp = new HoldingSmtp();
+    await smtp.start();
+    try {
+      const main = await start({ SMTP_URL: smtp.url });
+      const exit = exitOf(main);
+      const [first, second, third] = [freshEmail('mail-a'), freshEmail('mail-b'), freshEmail('mail-c')];
+      // The first email is held in its DATA phase while the other two are queued behind it ...
+      await gql(main.url, REGISTER, { i: { email: first, password: PASSWORD } });
+      const a = await smtp.arrival();
+      expect(a.to).toBe(first);
+      for (const email of [second, third]) {
+        expect((await gql(main.url, REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
+      }
+      // ... so that, once it is released, the next pass claims both and starts sending the second.
+      a.release();
+      const b = await smtp.arrival();
+      expect([second, third]).toContain(b.to); // a claimed batch is sent in no particular order
+      const behind = b.to === second ? third : second;
+      const [claimed] = await sql<{ locked_until: Date | null }>('select locked_until from mail_outbox where recipient = $1', [behind]);
+      expect(claimed!.locked_until).not.toBeNull(); // claimed by this pass, not sent yet
+
+      const signalledAt = Date.now();
+      main.child.kill(signal);
+      await untilRefused(portOf(main), 1000); // the HTTP side stops at once, even while mail is being sent
+      await sleep(1500);
+      expect(main.child.exitCode).toBeNull(); // still waiting for the SMTP server to accept the message
+      b.release();
+
+      const exited = await exit;
+      expectCleanExit(exited, main);
+      expect(exited.at - signalledAt).toBeGreaterThanOrEqual(1500);
+      expect(smtp.delivered).toEqual([first, b.to]);
+      const rows = await sql<{ recipient: string; sent_at: Date | null; attempts: number; locked_until: Date | null }>(
+        'select recipient, sent_at, attempts, locked_until from mail_outbox where recipient = any($1)',
+        [[first, second, third]],
+      );
+      const row = (email: string) => rows.find((r) => r.recipient === email)!;
+      for (const email of [first, b.to]) {
+        expect(row(email).sent_at).toBeInstanceOf(Date);
+        expect(row(email).attempts).toBe(1);
+      }
+      // Not started: left for the next instance at once, not after the claim expires.
+      expect(row(behind)).toMatchObject({ sent_at: null, attempts: 0, locked_until: null });
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  it('does not let a stalled request or an idle keep-alive connection hold it past SHUTDOWN_TIMEOUT', async () => {
+    const main = await start({ SHUTDOWN_TIMEOUT: '2' });
+    const exit = exitOf(main);
+    const port = portOf(main);
+
+    const idle = await rawConnection(port);
+    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n');
+    for (const deadline = Date.now() + 5000; !idle.received().includes('"ok"') && Date.now() < deadline; ) await sleep(20);
+    expect(idle.received()).toMatch(/^HTTP\/1\.1 200/);
+
+    // Headers and the start of a 100-byte body, then nothing more.
+    const stalled = await rawConnection(port);
+    stalled.socket.write(
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":',
+    );
+    await sleep(300);
+
+    const signalledAt = Date.now();
+    main.child.kill(signal);
+
+    expect((await idle.closed) - signalledAt).toBeLessThan(1000); // nothing in flight on it: closed at once
+    const stalledClosedAt = await stalled.closed;
+    const exited = await exit;
+    expectCleanExit(exited, main);
+    // The stalled request got its grace period, and not much more.
+    expect(stalledClosedAt - signalledAt).toBeGreaterThanOrEqual(1800);
+    expect(stalledClosedAt - signalledAt).toBeLessThan(3000);
+    expect(exited.at - signalledAt).toBeLessThan(3500);
+  });
+});
+
+describe('when the SMTP server holds a message past SHUTDOWN_TIMEOUT', () => {
+  it('exits 0 at the timeout without waiting for it, and leaves the email queued, not marked sent', async () => {
+    const smtp = new HoldingSmtp();
+    await smtp.start();
+    try {
+      const main = await start({ SMTP_URL: smtp.url, SHUTDOWN_TIMEOUT: '1' });
+      const exit = exitOf(main);
+      const email = freshEmail('held');
+      await gql(main.url, REGISTER, { i: { email, password: PASSWORD } });
+      expect((await smtp.arrival()).to).toBe(email); // and never released
+
+      const signalledAt = Date.now();
+      main.child.kill('SIGTERM');
+      const exited = await exit;
+      expectCleanExit(exited, main);
+      expect(exited.at - signalledAt).toBeGreaterThanOrEqual(900);
+      expect(exited.at - signalledAt).toBeLessThan(2500);
+      expect(main.lines.join('\n')).toContain('shutdown timeout');
+      expect(smtp.delivered).toEqual([]);
+      const [row] = await sql<{ sent_at: Date | null; failed_at: Date | null }>(
+        'select sent_at, failed_at from mail_outbox where recipient = $1',
+        [email],
+      );
+      expect(row).toEqual({ sent_at: null, failed_at: null }); // another instance, or the next start, sends it
+    } finally {
+      await smtp.stop();
+    }
+  });
+});
+
+describe('when the database stops answering during shutdown', () => {
+  let proxy: FreezableProxy | undefined;
+  afterEach(() => proxy?.close());
+
+  it('still exits, with code 1 and a log line, a few seconds past SHUTDOWN_TIMEOUT', async () => {
+    proxy = await FreezableProxy.start(new URL(db.url));
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    const main = await start({ DATABASE_URL: viaProxy.toString(), SHUTDOWN_TIMEOUT: '1' });
+    const exit = exitOf(main);
+    expect((await fetch(new URL('/readyz', main.url))).status).toBe(200); // the database answers through it
+
+    proxy.freeze(); // packets to and from PostgreSQL go nowhere from now on, and nothing is closed
+    // A request whose query never returns holds its pooled connection, so closing the pool never ends.
+    const stuck = fetch(new URL('/readyz', main.url)).catch(() => null);
+    await sleep(300);
+    const signalledAt = Date.now();
+    main.child.kill('SIGTERM');
+    const exited = await exit;
+    await stuck;
+    expect(exited).toMatchObject({ code: 1, signal: null });
+    expect(exited.at - signalledAt).toBeGreaterThanOrEqual(1000 + 5000 - 200);
+    expect(exited.at - signalledAt).toBeLessThan(1000 + 5000 + 1500);
+    expect(main.lines.join('\n')).toContain('shutdown did not finish in time; exiting');
+  });
+});
+
+/** A TCP forwarder to PostgreSQL that can go silent at once, like a network partition. */
+class FreezableProxy {
+  private readonly pairs: Array<[Socket, Socket]> = [];
+  private frozen = false;
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(target: URL): Promise<FreezableProxy> {
+    const server = createServer();
+    const proxy = new FreezableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) s.on('error', () => {});
+      proxy.pairs.push([client, upstream]);
+      if (proxy.frozen) client.pause();
+      else client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  close(): void {
+    for (const pair of this.pairs) pair.forEach((s) => s.destroy());
+    this.server.close();
+  }
+}
+
+interface HeldMessage {
+  readonly to: string;
+  release(): void;
+}
+
+/** An SMTP server that receives each message and then holds its DATA phase until the test releases it. */
+class HoldingSmtp {
+  /** Recipients of the messages whose DATA phase was released, i.e. accepted. */
+  readonly delivered: string[] = [];
+  private readonly arrived: HeldMessage[] = [];
+  private waiter: (() => void) | undefined;
+  private server: SMTPServer | undefined;
+  private port = 0;
+
+  async start(): Promise<void> {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData: (stream, _session, callback) => {
+        simpleParser(stream).then(
+          (mail) => {
+            const to = (Array.isArray(mail.to) ? mail.to[0] : mail.to)?.value[0]?.address ?? '';
+            this.arrived.push({
+              to,
+              release: () => {
+                this.delivered.push(to);
+                callback();
+              },
+            });
+            this.waiter?.();
+          },
+          (err: Error) => callback(err),
+        );
+      },
+    });
+    server.on('error', () => {}); // a server process killed mid-message resets its connection
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (server.server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.port}`;
+  }
+
+  /** The next message whose DATA phase has arrived (and is now held). */
+  async arrival(timeoutMs = 10_000): Promise<HeldMessage> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.arrived.length === 0) {
+      if (Date.now() > deadline) throw new Error('no message reached the SMTP server');
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return this.arrived.shift()!;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
