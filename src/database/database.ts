@@ -9,8 +9,11 @@ export interface Database {
   readonly orm: MikroORM;
   /** The connection URL the ORM uses (for PGlite, its local socket). */
   readonly url: string;
-  /** PGlite in this process: one backend session, no other instance can share it. */
-  readonly embedded: boolean;
+  /**
+   * Whether other connections can LISTEN for this database's NOTIFY: not on PGlite (embedded here, or reached
+   * through its socket, as the tests do), where every connection is one backend session.
+   */
+  readonly notifications: boolean;
   close(): Promise<void>;
 }
 
@@ -65,10 +68,11 @@ export async function openDatabase(
     await embedded?.stop();
     throw err;
   });
+  const [server] = await orm.em.getConnection().execute<{ version: string }[]>('select version() as version');
   return {
     orm,
     url: clientUrl,
-    embedded: embedded !== undefined,
+    notifications: embedded === undefined && !/PGlite/i.test(server?.version ?? ''),
     async close() {
       await orm.close(true);
       await embedded?.stop();

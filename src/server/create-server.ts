@@ -76,10 +76,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const metrics = new Metrics(orm);
   const services = createServices(config, keys, clock, (entry) => metrics.onAudit(entry));
   // Sessions are cached only where every change reaches this instance: on a real PostgreSQL, through
-  // NOTIFY. Embedded PGlite is one process's database, and there the cache stays off.
+  // NOTIFY. On PGlite (one process's database) the cache stays off.
   const { sessionCache } = services;
   metrics.watchSessionCache(sessionCache);
-  const changeFeed = db.embedded
+  const changeFeed = !db.notifications
     ? null
     : new ChangeFeed(
         db.url,
