@@ -45,8 +45,9 @@ async function main(): Promise<void> {
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
   const db = await openDatabase(config);
+  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock);
   try {
-    const { userAdmin } = createServices(config, deriveKeys(config.jwtSecret), systemClock);
+    const { userAdmin } = services;
     const { user, created } = await userAdmin.createOrPromoteAdmin(db.orm.em.fork(), email, async () => {
       const password = await readPassword();
       assertPasswordPolicy(password, 'password');
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
     });
     console.log(`${created ? 'created' : 'promoted'} ${user.email} (${user.id}) with roles ${user.roles.join(', ')}`);
   } finally {
+    await services.close();
     await db.close();
   }
 }

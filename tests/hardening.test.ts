@@ -1,6 +1,6 @@
 // HTTP hardening, checked through the running server: GraphQL document limits (graphql-limits.ts), batching,
 // introspection and field suggestions in production, helmet headers, CORS, common passwords and input hygiene.
-import bcrypt from 'bcrypt';
+import { BcryptPool } from '../src/modules/auth/bcrypt-pool';
 import { connect } from 'node:net';
 import { Lexer, Source, TokenKind } from 'graphql';
 import { login, PASSWORD, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
@@ -274,7 +274,7 @@ describe('in development', () => {
     it('refuses a 129-character password on login before hashing it', async () => {
       const email = uniqueEmail('long');
       await signUp(app, email);
-      const compare = jest.spyOn(bcrypt, 'compare');
+      const compare = jest.spyOn(BcryptPool.prototype, 'compare');
       try {
         const wrong128 = await login(app, email, 'Aa1!' + 'x'.repeat(124));
         const callsFor128 = compare.mock.calls.length;

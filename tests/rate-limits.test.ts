@@ -4,6 +4,7 @@
 import { sha256 } from '../src/common/crypto';
 import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
+import { clientKey } from '../src/rate-limit/ip-limit';
 import { PASSWORD, login, refresh, register, requestOtp, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -282,5 +283,17 @@ describe('limit configuration', () => {
     // A good value is read as written.
     const rule = loadConfig({ ...base, RATE_LIMIT_LOGIN_IP_EMAIL: '7/30s' }).limits.find((l) => l.name === 'login-ip-email');
     expect(rule).toMatchObject({ max: 7, windowMs: 30_000, by: 'ip+email' });
+  });
+});
+
+describe('the per-IP counter key', () => {
+  it.each([
+    ['127.0.0.1', '127.0.0.1'],
+    ['::ffff:127.0.0.1', '127.0.0.1'], // a dual-stack socket's IPv4 client counts as that IPv4 address
+    ['2001:db8:abcd:1234::1', '2001:db8:abcd:1200::/56'], // one IPv6 client rotating addresses in its /56 is one key
+    ['2001:db8:abcd:12ff:1:2:3:4', '2001:db8:abcd:1200::/56'],
+    ['2001:db8:abcd:1300::1', '2001:db8:abcd:1300::/56'],
+  ])('%s counts as %s', (ip, key) => {
+    expect(clientKey(ip)).toBe(key);
   });
 });

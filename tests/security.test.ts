@@ -1,6 +1,6 @@
 // Security properties of the API, checked through HTTP: token forgery, credential oracles, password
 // handling, secrets at rest, error leakage and request-level protections (body limit, CSRF, GET mutations).
-import bcrypt from 'bcrypt';
+import { BcryptPool } from '../src/modules/auth/bcrypt-pool';
 import jwt from 'jsonwebtoken';
 import type { Logger } from '../src/common/logger';
 import { login, me, refresh, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
@@ -191,7 +191,7 @@ describe('with a running server', () => {
     it('spends exactly one bcrypt comparison for a wrong password and for an unknown email alike', async () => {
       const email = uniqueEmail('bcrypt');
       await signUp(app, email);
-      const compare = jest.spyOn(bcrypt, 'compare');
+      const compare = jest.spyOn(BcryptPool.prototype, 'compare');
 
       compare.mockClear();
       const wrongPassword = await login(app, email, 'Wrong-Password-1');

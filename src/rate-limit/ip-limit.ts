@@ -10,6 +10,18 @@ import type { IpCounterStore } from './store';
 
 const WINDOW_MS = 60_000;
 
+const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/**
+ * The client's counter key: an IPv4 address as it is (also when a dual-stack socket reports it IPv4-mapped,
+ * ::ffff:a.b.c.d), an IPv6 address by its /56 (ipKeyGenerator, which parses the address: only for IPv6).
+ */
+export function clientKey(ip: string): string {
+  const v4 = IPV4_MAPPED.exec(ip)?.[1];
+  if (v4 !== undefined) return v4;
+  return isIPv6(ip) ? ipKeyGenerator(ip) : ip;
+}
+
 export function ipRequestLimit(store: IpCounterStore, perMinute: number, onLimited: () => void = () => {}): RequestHandler {
   return rateLimit({
     windowMs: WINDOW_MS,
@@ -17,11 +29,8 @@ export function ipRequestLimit(store: IpCounterStore, perMinute: number, onLimit
     store,
     standardHeaders: false,
     legacyHeaders: false,
-    // ipKeyGenerator groups an IPv6 address by its /56; it parses every address, so IPv4 skips it.
-    keyGenerator: (req) => {
-      const ip = req.ip ?? 'unknown';
-      return isIPv6(ip) ? ipKeyGenerator(ip) : ip;
-    },
+    keyGenerator: (req) => clientKey(req.ip ?? 'unknown'),
+    validate: { keyGeneratorIpFallback: false }, // its source check cannot see that clientKey uses ipKeyGenerator
     handler: (req, res) => {
       onLimited();
       const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;

@@ -230,6 +230,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clearTimeout(timer);
       if (late) logger.warn('shutdown timeout: not waiting any longer for the email being sent (it stays queued)');
       mailer.close();
+      await services.close();
       await limitStore.close();
       await changeFeed?.stop();
       await db.close();

@@ -1,6 +1,6 @@
 // The GraphQL playground (GraphiQL, bundled by scripts/build-playground.ts into dist/playground): a browser's
 // GET /graphql gets its page, /graphql/playground/… its assets; every other request passes on to Apollo.
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -80,7 +80,7 @@ function wantsPage(req: Request): boolean {
 }
 
 /** Mount on the GraphQL path, before Apollo. `dir` is the built bundle (playgroundDir() unless a test says otherwise). */
-export function playground(dir = playgroundDir()): Router {
+export function playground(dir = playgroundDir()): RequestHandler {
   const router = express.Router();
   router.use(
     ASSETS_PATH,
@@ -102,5 +102,6 @@ export function playground(dir = playgroundDir()): Router {
     }
     res.type('html').send(page(`${req.baseUrl}${ASSETS_PATH}`, manifest));
   });
-  return router;
+  // Every POST (each GraphQL request) passes straight on, without walking the router.
+  return (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? router(req, res, next) : next());
 }

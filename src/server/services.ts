@@ -23,6 +23,8 @@ export interface Services {
   readonly outbox: OutboxService;
   readonly audit: AuditService;
   readonly userAdmin: UserAdminService;
+  /** Ends the password hashing threads. */
+  close(): Promise<void>;
 }
 
 export function createServices(
@@ -58,5 +60,5 @@ export function createServices(
   const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit, lockout: new LockoutService(clock) });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords);
   const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
-  return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin };
+  return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin, close: () => passwords.close() };
 }
