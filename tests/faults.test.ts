@@ -3,35 +3,18 @@
 // fail with INTERNAL_SERVER_ERROR and a request id (never a hang, a reset, HTML or internals), the process
 // stays up and recovers by itself, and the log records the errors without a secret. Needs PostgreSQL:
 // TEST_DATABASE_URL, else 127.0.0.1:5432 if it answers (a failure in CI when neither does).
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
+import { realPostgresUrl } from './helpers/real-postgres';
 import { TestSmtp } from './helpers/smtp';
 import { TEST_JWT_SECRET } from './helpers/test-server';
 
 jest.setTimeout(120_000);
 
-const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
-const BASE_URL = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES;
-
-/** Asked in a child process, because jest decides which tests run before anything async can. */
-function postgresAnswers(url: string): boolean {
-  const probe = `const { Client } = require('pg');
-    const c = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
-    c.connect().then(() => c.end()).then(() => process.exit(0), () => process.exit(1));`;
-  return spawnSync(process.execPath, ['-e', probe, url], { cwd: join(__dirname, '..'), timeout: 10_000 }).status === 0;
-}
-
-// An explicit TEST_DATABASE_URL must answer; the local default may be missing on a developer's machine.
-const hasPostgres = process.env.TEST_DATABASE_URL !== undefined || postgresAnswers(LOCAL_POSTGRES);
-if (!hasPostgres) {
-  const why = `no TEST_DATABASE_URL and nothing answers at ${LOCAL_POSTGRES}`;
-  if (process.env.CI) throw new Error(`tests/faults.test.ts needs PostgreSQL in CI: ${why}`);
-  console.warn(`Skipping the database fault tests: ${why}.`);
-}
+const BASE_URL = realPostgresUrl('tests/faults.test.ts');
+const hasPostgres = BASE_URL !== undefined;
 
 const PASSWORD = 'Faults-Pass-9!';
 const KINDS = ['me', 'login', 'refresh', 'register'] as const;
@@ -128,7 +111,7 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
 
 (hasPostgres ? describe : describe.skip)('PostgreSQL connections dropped under the server', () => {
   const dbName = `portcullis_faults_${randomBytes(6).toString('hex')}`;
-  const dbUrl = new URL(BASE_URL);
+  const dbUrl = new URL(BASE_URL ?? 'postgres://unused');
   dbUrl.pathname = `/${dbName}`;
   let admin: Client; // on the base database, so the terminations never hit it
   let smtp: TestSmtp;
@@ -192,7 +175,7 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
   }
 
   beforeAll(async () => {
-    admin = new Client({ connectionString: BASE_URL });
+    admin = new Client({ connectionString: BASE_URL! });
     await admin.connect();
     await admin.query(`create database ${dbName}`);
     smtp = new TestSmtp();

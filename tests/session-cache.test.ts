@@ -3,26 +3,14 @@
 // yet a session ended or a user changed — by this instance, another one, or an operator's SQL — is refused
 // at once here and within a second everywhere; when the feed's connection drops the cache empties and
 // turns off until the feed is back. Needs a real PostgreSQL (NOTIFY): TEST_DATABASE_URL, else the local one.
-import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
 import { login, me, PASSWORD, signUp, type Tokens } from './helpers/flows';
+import { realPostgresUrl } from './helpers/real-postgres';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
-const LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
-const pgUrl = process.env.TEST_DATABASE_URL ?? (answers(LOCAL_PG) ? LOCAL_PG : undefined);
-if (pgUrl === undefined) {
-  const why = 'no PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432';
-  if (process.env.CI) throw new Error(`tests/session-cache.test.ts needs PostgreSQL in CI: ${why}`);
-  console.warn(`Skipping the session cache tests: ${why}.`);
-}
-
-function answers(url: string): boolean {
-  const script = `const {Client}=require('pg');const c=new Client(${JSON.stringify(url)});c.connect().then(()=>c.end()).then(()=>process.exit(0),()=>process.exit(1))`;
-  return spawnSync(process.execPath, ['-e', script], { cwd: __dirname, timeout: 5000 }).status === 0;
-}
+const pgUrl = realPostgresUrl('tests/session-cache.test.ts');
 
 let app: TestApp;
-let savedUrl: string | undefined;
 
 /** Runs `sql` on the app's database over a connection of its own; `triggersOff` hides it from the change feed. */
 async function operatorSql(sql: string, params: unknown[], triggersOff = false): Promise<void> {
@@ -81,15 +69,11 @@ async function adminToken(): Promise<string> {
 
 (pgUrl ? describe : describe.skip)('the session cache on PostgreSQL', () => {
   beforeAll(async () => {
-    savedUrl = process.env.TEST_DATABASE_URL;
-    process.env.TEST_DATABASE_URL = pgUrl;
-    app = await startTestApp();
+    app = await startTestApp({ postgres: pgUrl });
     await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, 10_000);
   });
   afterAll(async () => {
     await app?.stop();
-    if (savedUrl === undefined) delete process.env.TEST_DATABASE_URL;
-    else process.env.TEST_DATABASE_URL = savedUrl;
   });
 
   it('answers repeated checks of one session from memory', async () => {

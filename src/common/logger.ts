@@ -76,7 +76,7 @@ export function createLogger(level: Level = 'info', destination?: DestinationStr
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /** knex begins a failed query's error message with its SQL, values inlined (emails, hashes, IPs). */
-const SQL_FIRST = /^(select|insert|update|delete|with|begin|commit|rollback|savepoint|release|set|lock|truncate|create|alter|drop)\s/i;
+const SQL_FIRST = /^\s*(select|insert|update|delete|with|begin|commit|rollback|savepoint|release|set|lock|truncate|create|alter|drop)\s/i;
 
 /** SQL with its string literals blanked: the statement's shape is enough to find the query. */
 function withoutSqlValues(text: unknown): unknown {

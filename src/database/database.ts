@@ -44,6 +44,33 @@ async function untilReachable<T>(open: () => Promise<T>, logger: Logger): Promis
   }
 }
 
+/** Any constant: instances starting together on one database take it to migrate one at a time. */
+const MIGRATION_LOCK = 7_263_016_734;
+
+/** PGlite (embedded here, or reached through its socket as the tests do): every connection is one backend session. */
+async function isPglite(orm: MikroORM): Promise<boolean> {
+  const [row] = await orm.em.getConnection().execute<{ version: string }[]>('select version() as version');
+  return /PGlite/i.test(row?.version ?? '');
+}
+
+/**
+ * Applies pending migrations. Under a transaction-scoped advisory lock, so instances starting at once do not
+ * race to create the same tables: the first migrates, the others wait and then find nothing to do. Not on
+ * PGlite (one process, and its second connection would wait for the locking transaction) nor with a pool of
+ * one connection.
+ */
+async function migrate(orm: MikroORM, withoutLock: boolean): Promise<void> {
+  if (withoutLock) {
+    await orm.getMigrator().up();
+    return;
+  }
+  const connection = orm.em.getConnection();
+  await connection.transactional(async (trx) => {
+    await connection.execute('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK], 'all', trx);
+    await orm.getMigrator().up({ transaction: trx });
+  });
+}
+
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolSize'>,
   logger: Logger = silentLogger,
@@ -55,10 +82,13 @@ export async function openDatabase(
     clientUrl = embedded.url;
   }
   const options = ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize, logger });
+  let pglite = embedded !== undefined;
   const orm = await untilReachable(async () => {
     const candidate = await MikroORM.init(options);
     try {
-      await candidate.getMigrator().up();
+      pglite ||= await isPglite(candidate);
+      // The lock's transaction holds a connection while the migrator needs another.
+      await migrate(candidate, pglite || config.databasePoolSize < 2);
       return candidate;
     } catch (err) {
       await candidate.close(true);
@@ -68,11 +98,10 @@ export async function openDatabase(
     await embedded?.stop();
     throw err;
   });
-  const [server] = await orm.em.getConnection().execute<{ version: string }[]>('select version() as version');
   return {
     orm,
     url: clientUrl,
-    notifications: embedded === undefined && !/PGlite/i.test(server?.version ?? ''),
+    notifications: !pglite,
     async close() {
       await orm.close(true);
       await embedded?.stop();

@@ -20,8 +20,8 @@ async function run(url: string, sql: string): Promise<void> {
   }
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const base = process.env.TEST_DATABASE_URL;
+/** `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite). */
+export async function createTestDatabase(base = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
   if (base) {
     const name = `portcullis_test_${randomBytes(6).toString('hex')}`;
     await run(base, `create database ${name}`);

@@ -41,10 +41,12 @@ export interface TestAppOptions {
   logger?: Logger;
   /** Use the system clock (for tests that wait on real time, like mail retries). */
   realClock?: boolean;
+  /** A real PostgreSQL to create this app's database on (helpers/real-postgres.ts), whatever TEST_DATABASE_URL says. */
+  postgres?: string;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
+  const db = await createTestDatabase(options.postgres);
   const smtp = new TestSmtp();
   await smtp.start();
   const config = loadConfig({

@@ -40,8 +40,7 @@ interface RotatedRow {
 
 // The common case of `rotate` in one statement: the presented token is the current one of a live session
 // whose user is active. It locks the row like the general path, so the two never both rotate one token.
-const ROTATE_CURRENT = `
-with old as (
+const ROTATE_CURRENT = `with old as (
   select s.id, s.previous_token_hash from sessions s join users u on u.id = s.user_id
   where s.current_token_hash = ? and s.revoked_at is null and s.expires_at > ? and u.active
   for update of s
