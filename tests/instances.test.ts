@@ -2,11 +2,10 @@
 // user deactivated or a role changed on one instance is refused by the other within a second (every request
 // checks the session in the database), the mail outbox sends each email exactly once with both senders
 // polling (claims use FOR UPDATE SKIP LOCKED), and both stop cleanly on SIGTERM.
-import { Client } from 'pg';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';
-import { createTestDatabase, type TestDatabase } from './helpers/test-database';
+import { createTestDatabase, queryDatabase, type TestDatabase } from './helpers/test-database';
 
 jest.setTimeout(180_000);
 
@@ -45,15 +44,7 @@ let a: MainProcess;
 let b: MainProcess;
 const running: MainProcess[] = [];
 
-async function sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> => queryDatabase<T>(db.url, query, params);
 
 async function register(url: string, email: string): Promise<void> {
   const res = await gql(url, REGISTER, { i: { email, password: PASSWORD } });

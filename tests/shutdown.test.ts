@@ -3,12 +3,11 @@
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { simpleParser } from 'mailparser';
-import { Client } from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { startMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';
-import { createTestDatabase, type TestDatabase } from './helpers/test-database';
+import { createTestDatabase, queryDatabase, type TestDatabase } from './helpers/test-database';
 import { TEST_JWT_SECRET } from './helpers/test-server';
 
 jest.setTimeout(120_000);
@@ -36,15 +35,7 @@ async function gql(url: string, query: string, variables: Record<string, unknown
 let db: TestDatabase;
 const children: MainProcess[] = [];
 
-async function sql<T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> => queryDatabase<T>(db.url, query, params);
 
 function start(env: Record<string, string>): Promise<MainProcess> {
   return startMain({

@@ -10,14 +10,19 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function run(url: string, sql: string): Promise<void> {
+/** Runs one statement on `url` over a connection of its own; returns the rows. */
+export async function queryDatabase<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query(sql, params)).rows as T[];
   } finally {
     await client.end();
   }
+}
+
+async function run(url: string, sql: string): Promise<void> {
+  await queryDatabase(url, sql);
 }
 
 /** `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite). */
