@@ -1,7 +1,8 @@
-// Two real server processes (src/main.ts) on one database, as behind a load balancer: a session ended, a
-// user deactivated or a role changed on one instance is refused by the other within a second (every request
-// checks the session in the database), the mail outbox sends each email exactly once with both senders
-// polling (claims use FOR UPDATE SKIP LOCKED), and both stop cleanly on SIGTERM.
+// Two real server processes (src/main.ts) on one database, as behind a load balancer: a session ended (logout,
+// logoutAll, refresh-token reuse), a user deactivated or a role changed on one instance is refused by the
+// other within a second (each caches live sessions and drops them on the database's NOTIFY; on PGlite, where
+// the cache is off, each checks the database), the mail outbox sends each email exactly once with both
+// senders polling (claims use FOR UPDATE SKIP LOCKED), and both stop cleanly on SIGTERM.
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';
@@ -113,6 +114,7 @@ beforeAll(async () => {
     BCRYPT_COST: '4',
     RATE_LIMIT_PER_MINUTE: '100000',
     ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '100000/1s'])),
+    REFRESH_GRACE_WINDOW: '0', // any replay of a rotated refresh token is reuse
   };
   // One after the other: the first applies the migrations to the fresh database.
   running.push((a = await startMain(env)));
@@ -143,6 +145,19 @@ describe('two instances on one database', () => {
     expect(out).toEqual({ data: { logoutAll: true } });
     await expectRefusedWithinASecond(b, user.accessToken);
     await expectRefusedWithinASecond(b, other.accessToken);
+  });
+
+  it('refresh-token reuse detected on B ends the session on A within 1 s', async () => {
+    const user = await signUp(a, b);
+    await expectMeWorks(a, user.accessToken, user.user.email);
+    const REFRESH = `mutation($r: String) { refresh(refreshToken: $r) { ${AUTH} } }`;
+    const rotated = (await gql(b.url, REFRESH, { r: user.refreshToken })).data?.refresh as Tokens;
+    expect(rotated.refreshToken).toBeTruthy();
+    await expectMeWorks(a, rotated.accessToken, user.user.email);
+    await sleep(20); // past the (zero) grace window
+    expect(codeOf(await gql(b.url, REFRESH, { r: user.refreshToken }))).toBe('UNAUTHENTICATED');
+    await expectRefusedWithinASecond(a, rotated.accessToken);
+    await expectRefusedWithinASecond(a, user.accessToken);
   });
 
   describe('admin changes', () => {
