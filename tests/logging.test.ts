@@ -1,9 +1,11 @@
 // Structured logs: one JSON line per request with what operators need, and never a secret.
 import { Writable } from 'node:stream';
+import { Client } from 'pg';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/common/logger';
 import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
 import { startTestApp, type TestApp } from './helpers/test-server';
+import { SLOW_REQUEST_MS } from '../src/server/request-log';
 
 /** A pino destination that keeps every line. */
 function capture(): { stream: Writable; lines: string[] } {
@@ -50,6 +52,30 @@ describe('request logs', () => {
     });
     expect(typeof lines[0]!.durationMs).toBe('number');
     expect(typeof lines[0]!.time).toBe('string');
+  });
+
+  it('logs a request slower than 2 s as a warning, with the same fields', async () => {
+    // The database holds the request up: a table lock taken by another connection, released after 2.2 s.
+    const blocker = new Client({ connectionString: app.db.url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table users in access exclusive mode');
+    const pending = fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation Slow($i: RegisterInput!) { register(input: $i) { expiresIn } }',
+        variables: { i: { email: uniqueEmail('slow'), password: PASSWORD } },
+      }),
+    });
+    await new Promise((r) => setTimeout(r, SLOW_REQUEST_MS + 200));
+    await blocker.query('commit');
+    await blocker.end();
+    const res = await pending;
+    expect(((await res.json()) as { data?: unknown }).data).toBeTruthy();
+    const [line] = entries().filter((e) => e.requestId === res.headers.get('x-request-id'));
+    expect(line).toMatchObject({ level: 'warn', msg: 'slow graphql request', operation: 'Slow', status: 200 });
+    expect(line!.durationMs).toBeGreaterThan(SLOW_REQUEST_MS);
   });
 
   it('names the error codes of a failed request, and no user when none signed in', async () => {
