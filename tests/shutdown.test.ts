@@ -2,8 +2,6 @@
 // once, a request in flight gets its real answer, the email being sent is delivered once and marked sent
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { startMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';
@@ -340,45 +338,25 @@ interface HeldMessage {
   release(): void;
 }
 
-/** An SMTP server that receives each message and then holds its DATA phase until the test releases it. */
-class HoldingSmtp {
-  /** Recipients of the messages whose DATA phase was released, i.e. accepted. */
-  readonly delivered: string[] = [];
-  private readonly arrived: HeldMessage[] = [];
-  private waiter: (() => void) | undefined;
-  private server: SMTPServer | undefined;
-  private port = 0;
+/** A TestSmtp that receives each message and then holds its DATA phase until the test releases it. */
+class HoldingSmtp extends TestSmtp {
+  private readonly arrived: HeldMessage[];
+  private readonly woken: { wake?: () => void };
 
-  async start(): Promise<void> {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData: (stream, _session, callback) => {
-        simpleParser(stream).then(
-          (mail) => {
-            const to = (Array.isArray(mail.to) ? mail.to[0] : mail.to)?.value[0]?.address ?? '';
-            this.arrived.push({
-              to,
-              release: () => {
-                this.delivered.push(to);
-                callback();
-              },
-            });
-            this.waiter?.();
-          },
-          (err: Error) => callback(err),
-        );
-      },
+  constructor() {
+    const arrived: HeldMessage[] = [];
+    const woken: { wake?: () => void } = {};
+    super((mail, accept) => {
+      arrived.push({ to: mail.to, release: accept });
+      woken.wake?.();
     });
-    server.on('error', () => {}); // a server process killed mid-message resets its connection
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    this.port = (server.server.address() as AddressInfo).port;
-    this.server = server;
+    this.arrived = arrived;
+    this.woken = woken;
   }
 
-  get url(): string {
-    return `smtp://127.0.0.1:${this.port}`;
+  /** Recipients of the messages whose DATA phase was released, i.e. accepted. */
+  get delivered(): string[] {
+    return this.messages.map((m) => m.to);
   }
 
   /** The next message whose DATA phase has arrived (and is now held). */
@@ -387,16 +365,10 @@ class HoldingSmtp {
     while (this.arrived.length === 0) {
       if (Date.now() > deadline) throw new Error('no message reached the SMTP server');
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
+        this.woken.wake = resolve;
         setTimeout(resolve, 100);
       });
     }
     return this.arrived.shift()!;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

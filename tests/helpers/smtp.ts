@@ -10,11 +10,17 @@ export interface ReceivedMail {
   readonly html: string;
 }
 
+/** When the server answers a message's DATA phase (accepting it): at once unless a test holds it. */
+export type Acceptance = (mail: ReceivedMail, accept: () => void) => void;
+
 export class TestSmtp {
+  /** The messages accepted so far. */
   readonly messages: ReceivedMail[] = [];
   private server: SMTPServer | undefined;
   private waiters: Array<() => void> = [];
   port = 0;
+
+  constructor(private readonly acceptance: Acceptance = (_mail, accept) => accept()) {}
 
   /** Starts listening (on the same port as before after a `stop`, to play a mail server coming back). */
   async start(): Promise<void> {
@@ -26,14 +32,17 @@ export class TestSmtp {
         simpleParser(stream).then(
           (mail: ParsedMail) => {
             const to = Array.isArray(mail.to) ? mail.to[0] : mail.to;
-            this.messages.push({
+            const received: ReceivedMail = {
               to: to?.value[0]?.address ?? '',
               subject: mail.subject ?? '',
               text: mail.text ?? '',
               html: typeof mail.html === 'string' ? mail.html : '',
+            };
+            this.acceptance(received, () => {
+              this.messages.push(received);
+              for (const wake of this.waiters.splice(0)) wake();
+              callback();
             });
-            for (const wake of this.waiters.splice(0)) wake();
-            callback();
           },
           (err: Error) => callback(err),
         );
@@ -43,6 +52,7 @@ export class TestSmtp {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
     });
+    server.on('error', () => {}); // a client killed mid-message resets its connection
     this.port = (server.server.address() as AddressInfo).port;
     this.server = server;
   }
