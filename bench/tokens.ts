@@ -1,4 +1,4 @@
-// Access tokens for sessions the bench seeded itself, signed as CONTRACT.md describes them (HS256, typ at+jwt,
+// Access tokens for sessions the bench seeded itself, signed as docs/contract.md describes them (HS256, typ at+jwt,
 // iss, aud, sub, sid, jti, iat, exp, scope, roles): tens of thousands of distinct sessions, more than logging
 // in one by one would allow in the time, so that every `me` request can name a session not asked about before.
 import jwt from 'jsonwebtoken';

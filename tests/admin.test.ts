@@ -1,5 +1,5 @@
 // User administration through the HTTP API: listing with keyset pagination and filters, roles,
-// activation, the last-admin rule, and the first admin from the command line (CONTRACT.md: Errors, Roles and scopes).
+// activation, the last-admin rule, and the first admin from the command line (docs/contract.md: Errors, Roles and scopes).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';

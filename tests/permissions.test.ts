@@ -1,5 +1,5 @@
 // The permission matrix: every Query and Mutation field × every kind of caller, called over HTTP.
-// The expected rules below are written from CONTRACT.md, independently of the code; the list of fields
+// The expected rules below are written from docs/contract.md, independently of the code; the list of fields
 // comes from schema.graphql, so a new field without a rule (or without an example call) fails the suite.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { startTestApp, type GraphQLResponse, type TestApp } from './helpers/test
 type Role = 'USER' | 'SUPPORT' | 'ADMIN';
 type Rule = 'PUBLIC' | 'self:read' | 'self:write' | 'users:read' | 'users:write' | 'roles:write';
 
-/** CONTRACT.md, "Roles and scopes". */
+/** docs/contract.md, "Roles and scopes". */
 const ROLE_SCOPES: Record<Role, readonly Rule[]> = {
   USER: ['self:read', 'self:write'],
   SUPPORT: ['self:read', 'self:write', 'users:read'],

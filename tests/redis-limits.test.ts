@@ -1,4 +1,4 @@
-// Request limits with REDIS_URL (rate-limit/store.ts, server/readiness.ts, CONTRACT.md REDIS_URL): counters
+// Request limits with REDIS_URL (rate-limit/store.ts, server/readiness.ts, docs/contract.md REDIS_URL): counters
 // live in Redis and are shared by every instance; if Redis stops, limits go on counting in memory and
 // /readyz says degraded until it answers again. Runs its own redis-server on a free port, never the shared one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,11 +1,12 @@
-// schema.graphql is what the code emits, and it offers everything the public contract promises.
-import { readFileSync } from 'node:fs';
+// schema.graphql is what the code emits, and it offers everything the public contract (docs/api-contract.graphql) promises.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, isEnumType, isInputObjectType, isObjectType, type GraphQLNamedType } from 'graphql';
 import { printSchemaFile } from '../src/server/schema';
 
 const root = join(__dirname, '..');
-const contract = buildSchema(readFileSync(join(root, '..', 'shared', 'api-contract.graphql'), 'utf8'));
+// The project's own copy of the public contract (a user's clone has no ../shared).
+const contract = buildSchema(readFileSync(join(root, 'docs', 'api-contract.graphql'), 'utf8'));
 
 
 /** Every type, field, argument and enum value of `expected` that `actual` lacks or types differently. */
@@ -72,3 +73,40 @@ describe('schema.graphql', () => {
     );
   });
 });
+
+// The docs copy is the first release's contract followed by the second release's sections implemented so far, each
+// as ../shared has it. Checked only where ../shared exists (this workspace), so a user's clone needs none of it.
+const shared = join(root, '..', 'shared');
+if (existsSync(shared)) {
+  const read = (...path: string[]) => readFileSync(join(...path), 'utf8');
+
+  /** Splits `text` (after `prefix`) into sections, each starting at a line that `starts` matches. */
+  function sectionsAfter(text: string, prefix: string, starts: RegExp): string[] {
+    expect(text.startsWith(prefix)).toBe(true);
+    const rest = text.slice(prefix.length);
+    return rest.split(starts).map((s) => s.trim()).filter((s) => s !== '');
+  }
+
+  describe('docs/ copy of the contract', () => {
+    it('docs/api-contract.graphql is the first release followed by verbatim sections of api-contract-next.graphql', () => {
+      const separator = /^# -{20,}$/m;
+      const next = read(shared, 'api-contract-next.graphql').split(separator).map((s) => s.trim());
+      const added = sectionsAfter(read(root, 'docs', 'api-contract.graphql'), read(shared, 'api-contract.graphql'), separator);
+      for (const section of added) expect(next).toContain(section);
+    });
+
+    it('docs/contract.md is CONTRACT.md followed by sections of CONTRACT-next.md (each line as there)', () => {
+      const heading = /^(?=## )/m;
+      const next = new Map(
+        read(shared, 'CONTRACT-next.md').split(heading).map((s) => [s.split('\n')[0]!, s] as const),
+      );
+      const added = sectionsAfter(read(root, 'docs', 'contract.md'), read(shared, 'CONTRACT.md'), heading);
+      for (const section of added) {
+        const title = section.split('\n')[0]!;
+        expect(next.has(title) ? title : `${title} (not in CONTRACT-next.md)`).toBe(title);
+        const theirs = new Set(next.get(title)!.split('\n'));
+        expect(section.split('\n').filter((line) => !theirs.has(line))).toEqual([]);
+      }
+    });
+  });
+}

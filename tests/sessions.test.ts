@@ -1,4 +1,4 @@
-// Sessions and refresh-token rotation, observed through the HTTP API only (CONTRACT.md: Refresh token, Errors).
+// Sessions and refresh-token rotation, observed through the HTTP API only (docs/contract.md: Refresh token, Errors).
 import { login, me, PASSWORD, refresh, signUp, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 

@@ -1,4 +1,4 @@
-// The contract's error codes (CONTRACT.md), defined once and thrown as GraphQLError subclasses.
+// The contract's error codes (docs/contract.md), defined once and thrown as GraphQLError subclasses.
 import { GraphQLError } from 'graphql';
 
 export const ErrorCode = {

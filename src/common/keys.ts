@@ -4,7 +4,7 @@ import { createSecretKey } from 'node:crypto';
 import { deriveKey } from './crypto';
 
 export interface Keys {
-  /** HS256 key for access tokens: JWT_SECRET's UTF-8 bytes, as CONTRACT.md says. */
+  /** HS256 key for access tokens: JWT_SECRET's UTF-8 bytes, as docs/contract.md says. */
   readonly jwt: KeyObject;
   /** HMAC key for one-time code hashes. */
   readonly otp: KeyObject;

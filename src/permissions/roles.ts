@@ -1,4 +1,4 @@
-// Roles → scopes: the one table (CONTRACT.md) that the token's `scope` claim, `User.scopes` and the rules derive from.
+// Roles → scopes: the one table (docs/contract.md) that the token's `scope` claim, `User.scopes` and the rules derive from.
 import { registerEnumType } from 'type-graphql';
 
 export enum Role {

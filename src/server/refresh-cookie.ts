@@ -2,7 +2,7 @@
 import cookieParser from 'cookie-parser';
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 
-/** Fixed by the contract (CONTRACT.md). */
+/** Fixed by the contract (docs/contract.md). */
 export const REFRESH_COOKIE_NAME = 'portcullis_refresh';
 /** Sent back only to the GraphQL endpoint, never to /healthz, /metrics or a frontend on the same host. */
 export const REFRESH_COOKIE_PATH = '/graphql';

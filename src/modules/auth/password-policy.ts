@@ -1,4 +1,4 @@
-// The password policy of CONTRACT.md: 8–128 characters with lower, upper, digit and symbol, and not common.
+// The password policy of docs/contract.md: 8–128 characters with lower, upper, digit and symbol, and not common.
 import { BadUserInputError } from '../../common/errors';
 import { isCommonPassword } from './common-passwords';
 
