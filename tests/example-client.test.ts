@@ -1,5 +1,6 @@
 // The example Apollo Client (examples/client), with its generated types, against the live server:
-// bearer tokens, transparent single-flight refresh of an expired access token, sign-out, logout.
+// bearer tokens, transparent single-flight refresh of an expired access token, sign-out, logout. Cookie mode
+// runs in Chromium in tests/example-client-cookie.test.ts; here only its refusal of a server not in cookie mode.
 import { CombinedGraphQLErrors } from '@apollo/client';
 import { createPortcullisClient, type PortcullisClient } from '../examples/client/client';
 import { MeDocument, RegisterDocument, SessionsDocument } from '../examples/client/generated/graphql';
@@ -111,6 +112,7 @@ it('signs up, refreshes an expired access token transparently, and logs out', as
 
   expect(afterExpiry.data.me.id).toBe(userId);
   const second = client.tokens.read()!;
+  expect(second.refreshToken).toEqual(expect.any(String));
   expect(second.accessToken).not.toBe(first.accessToken);
   expect(second.refreshToken).not.toBe(first.refreshToken);
   expect(watched.sent).toEqual([
@@ -123,7 +125,7 @@ it('signs up, refreshes an expired access token transparently, and logs out', as
 
   expect(client.tokens.read()).toBeNull();
   expect(watched.sent.at(-1)).toEqual({ operation: 'Logout', bearer: null });
-  expect(errorCode(await refresh(app, second.refreshToken))).toBe('UNAUTHENTICATED');
+  expect(errorCode(await refresh(app, second.refreshToken!))).toBe('UNAUTHENTICATED');
   expect(errorCode(await app.gql('{ me { id } }', {}, { token: second.accessToken }))).toBe('UNAUTHENTICATED');
   expect(watched.signOuts).toBe(0);
 });
@@ -230,6 +232,21 @@ it('after login and logout, the refresh token no longer works', async () => {
   await client.logout();
 
   expect(client.tokens.read()).toBeNull();
-  expect(errorCode(await refresh(app, refreshToken))).toBe('UNAUTHENTICATED');
+  expect(errorCode(await refresh(app, refreshToken!))).toBe('UNAUTHENTICATED');
   expect(watched.signOuts).toBe(0);
+});
+
+it('in cookie mode, refuses a server that returns the refresh token instead of setting the cookie', async () => {
+  const { email } = await signUp(watchedClient().client);
+  const client = createPortcullisClient({ uri: app.url, refreshTokenCookie: true });
+
+  await expect(client.login({ email, password: PASSWORD })).rejects.toThrow(/REFRESH_TOKEN_COOKIE=true/);
+
+  expect(client.tokens.read()).toBeNull(); // the refresh token it was handed is not kept anywhere
+});
+
+it('resume() is for cookie mode: in token mode the token store keeps the session', async () => {
+  const client = createPortcullisClient({ uri: app.url });
+
+  await expect(client.resume()).rejects.toThrow(/cookie mode/);
 });

@@ -1,5 +1,6 @@
 // An example Portcullis client: Apollo Client 4 that sends the bearer token, refreshes it transparently
-// when the server answers UNAUTHENTICATED, and signs out when the session is over.
+// when the server answers UNAUTHENTICATED, and signs out when the session is over. In cookie mode the refresh
+// token stays in the server's HttpOnly cookie and the client keeps only the access token.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { createAuthLink } from './auth-link';
 import {
@@ -14,13 +15,20 @@ import {
 } from './generated/graphql';
 import { createRefreshLink, hasCode } from './refresh-link';
 import { singleFlight } from './single-flight';
-import { memoryTokenStore, tokensFrom, type TokenStore } from './token-store';
+import { memoryTokenStore, tokensFrom, type Tokens, type TokenStore } from './token-store';
 
 export interface PortcullisClientOptions {
   /** The GraphQL endpoint, e.g. `https://auth.example.com/graphql`. */
   uri: string;
   /** The fetch to use (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * Cookie mode, for browser apps against a server started with REFRESH_TOKEN_COOKIE=true (default false): every
+   * request goes with `credentials: 'include'`, `refresh` and `logout` send no refresh token (the browser sends the
+   * HttpOnly `portcullis_refresh` cookie), and the client holds only the access token. The page's origin must be in
+   * the server's CORS_ORIGINS, on the same site as the API.
+   */
+  refreshTokenCookie?: boolean;
   /** Where tokens live (default: in memory). */
   tokens?: TokenStore;
   /** Called once when the server ends the session (revoked, logged out elsewhere, expired, disabled). */
@@ -35,7 +43,15 @@ export interface PortcullisClient {
   login(variables: LoginMutationVariables): Promise<AuthTokensFragment>;
   /** Code sign-in (LOGIN or VERIFY_EMAIL); keeps the tokens and returns the payload. */
   verifyOtp(variables: VerifyOtpMutationVariables): Promise<AuthTokensFragment>;
-  /** Ends this session on the server, forgets the tokens and clears the cache. */
+  /**
+   * Cookie mode: signs back in from the refresh cookie (call it once on page load, where memory starts empty).
+   * True when signed in; false when there is no cookie or its session is over.
+   */
+  resume(): Promise<boolean>;
+  /**
+   * Ends this session on the server (in cookie mode the cookie's, even when not signed in here), forgets the
+   * tokens and clears the cache.
+   */
   logout(): Promise<void>;
   /** Ends every session of the user, then forgets the tokens and clears the cache. */
   logoutAll(): Promise<void>;
@@ -44,9 +60,19 @@ export interface PortcullisClient {
 /** For requests that carry their own credentials: no auth or refresh link, and no tokens in the cache. */
 const DIRECT = { context: { portcullisDirect: true }, fetchPolicy: 'no-cache', errorPolicy: 'none' } as const;
 
+/** The server refused the refresh token for good (not a network failure or RATE_LIMITED). */
+function sessionEnded(error: unknown): boolean {
+  return hasCode(error, 'UNAUTHENTICATED') || hasCode(error, 'ACCOUNT_DISABLED');
+}
+
 export function createPortcullisClient(options: PortcullisClientOptions): PortcullisClient {
+  const cookieMode = options.refreshTokenCookie === true;
   const tokens = options.tokens ?? memoryTokenStore();
-  const http = new HttpLink({ uri: options.uri, fetch: options.fetch });
+  // 'include': the browser stores the refresh cookie from, and sends it to, an API on another origin.
+  const credentials = cookieMode ? { credentials: 'include' } : {};
+  const http = new HttpLink({ uri: options.uri, fetch: options.fetch, ...credentials });
+  /** Refresh and logout send the held refresh token; in cookie mode none, so the server reads the cookie. */
+  const refreshTokenOf = (held: Tokens) => (cookieMode ? {} : { refreshToken: held.refreshToken });
 
   const signOut = (): void => {
     if (tokens.read() === null) return; // already signed out: notify once
@@ -60,19 +86,34 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
     try {
       const { data } = await apollo.mutate({
         mutation: RefreshDocument,
-        variables: { refreshToken: used.refreshToken },
+        variables: refreshTokenOf(used),
         ...DIRECT,
       });
       // Signed out (or in again) while the refresh was under way: keep what is there now.
       if (tokens.read() !== used) return tokens.read() !== null;
-      tokens.write(tokensFrom(data.refresh));
+      tokens.write(tokensFrom(data.refresh, cookieMode));
       return true;
     } catch (error) {
       // The server refused the refresh token: the session is over. A network failure or RATE_LIMITED
       // keeps the tokens, and the request fails with its own error.
-      const ended = hasCode(error, 'UNAUTHENTICATED') || hasCode(error, 'ACCOUNT_DISABLED');
-      if (ended && tokens.read() === used) signOut();
+      if (sessionEnded(error) && tokens.read() === used) signOut();
       return false;
+    }
+  });
+
+  // After a page load only the cookie is left: one refresh without an argument gets an access token again.
+  const resume = singleFlight(async (): Promise<boolean> => {
+    if (!cookieMode) {
+      throw new Error('resume() is for cookie mode (refreshTokenCookie: true); in token mode the TokenStore keeps it');
+    }
+    if (tokens.read() !== null) return true;
+    try {
+      const { data } = await apollo.mutate({ mutation: RefreshDocument, variables: {}, ...DIRECT });
+      if (tokens.read() === null) tokens.write(tokensFrom(data.refresh, true)); // else signed in meanwhile
+      return true;
+    } catch (error) {
+      if (sessionEnded(error)) return false; // no cookie, or its session is over (and the server cleared it)
+      throw error; // a network failure or RATE_LIMITED says nothing about the session
     }
   });
 
@@ -87,7 +128,7 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
   });
 
   const keep = (payload: AuthTokensFragment): AuthTokensFragment => {
-    tokens.write(tokensFrom(payload));
+    tokens.write(tokensFrom(payload, cookieMode));
     return payload;
   };
 
@@ -102,13 +143,18 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
       const { data } = await apollo.mutate({ mutation: VerifyOtpDocument, variables, ...DIRECT });
       return keep(data.verifyOtp);
     },
+    resume,
     async logout() {
       const current = tokens.read();
       tokens.write(null); // forget first, so no request goes out with tokens being revoked
       try {
-        if (current !== null) {
-          const variables = { refreshToken: current.refreshToken };
-          await apollo.mutate({ mutation: LogoutDocument, variables, ...DIRECT });
+        if (cookieMode) {
+          // Sent even when signed out here: the cookie outlives a page load, and only the server can clear it.
+          await apollo.mutate({ mutation: LogoutDocument, variables: {}, ...DIRECT }).catch((error: unknown) => {
+            if (!hasCode(error, 'UNAUTHENTICATED')) throw error; // else the cookie held no live session: done
+          });
+        } else if (current !== null) {
+          await apollo.mutate({ mutation: LogoutDocument, variables: refreshTokenOf(current), ...DIRECT });
         }
       } finally {
         await apollo.clearStore();

@@ -4,7 +4,8 @@ import type { AuthTokensFragment } from './generated/graphql';
 
 export interface Tokens {
   readonly accessToken: string;
-  readonly refreshToken: string;
+  /** Null in cookie mode: the refresh token is then in an HttpOnly cookie, out of the script's reach. */
+  readonly refreshToken: string | null;
 }
 
 export interface TokenStore {
@@ -24,11 +25,20 @@ export function memoryTokenStore(initial: Tokens | null = null): TokenStore {
   };
 }
 
-/** The tokens of a sign-in or refresh answer. */
-export function tokensFrom(payload: AuthTokensFragment): Tokens {
-  // The server leaves `refreshToken` null only when it sets it as an httpOnly cookie instead.
-  if (payload.refreshToken === null) {
-    throw new Error('The answer holds no refresh token (is the server in cookie mode?)');
+/** The tokens of a sign-in or refresh answer; `cookieMode` says where the refresh token must be. */
+export function tokensFrom(payload: AuthTokensFragment, cookieMode = false): Tokens {
+  // The server leaves `refreshToken` null exactly when REFRESH_TOKEN_COOKIE=true sets it as a cookie instead.
+  if (cookieMode && payload.refreshToken !== null) {
+    throw new Error(
+      'The answer holds a refresh token, so the server set no cookie: start it with REFRESH_TOKEN_COOKIE=true, ' +
+        'or create the client without refreshTokenCookie',
+    );
+  }
+  if (!cookieMode && payload.refreshToken === null) {
+    throw new Error(
+      'The answer holds no refresh token: the server is in cookie mode (REFRESH_TOKEN_COOKIE=true); ' +
+        'create the client with refreshTokenCookie: true',
+    );
   }
   return { accessToken: payload.accessToken, refreshToken: payload.refreshToken };
 }
