@@ -1,3 +1,6 @@
+// Jest for the integration suite: real HTTP servers, PGlite or PostgreSQL, SMTP and Redis in the test run.
+const { availableParallelism } = require('node:os');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -7,6 +10,11 @@ module.exports = {
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   setupFiles: ['reflect-metadata'],
   testTimeout: 30000,
+  // Jest's default (cores - 1) runs in band on 2 cores: one core for tests that mostly wait on HTTP, the database,
+  // SMTP and child processes. Two workers at least; at most 4, as every worker's PGlite runs on jest's main thread.
+  maxWorkers: Math.min(4, Math.max(2, availableParallelism() - 1)),
+  // Each test file loads the whole app (~2,000 modules) into a fresh registry; recycle a worker that has grown.
+  workerIdleMemoryLimit: '1GB',
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -265,16 +265,21 @@ describe('audit events written by each action', () => {
   });
 
   it('no audit row holds a password, an emailed code, a refresh token or an access token', async () => {
+    // What this test sends and receives itself is counted below; secrets other tests saw are checked too.
+    const tokensBefore = seen.tokens.size;
+    const mailsBefore = app.smtp.messages.length;
     for (const [, run] of CASES) await run();
     const unsent = 'select id from mail_outbox where sent_at is null and failed_at is null';
     for (let i = 0; (await app.sql(unsent)).length > 0; i += 1) {
       if (i > 200) throw new Error('the outbox did not drain');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const codes = new Set(app.smtp.messages.flatMap((m) => m.text.match(/(?<!\d)\d{6}(?!\d)/g) ?? []));
-    expect(codes.size).toBeGreaterThanOrEqual(2 * CASES.length);
+    const codesIn = (mails: Array<{ text: string }>) => new Set(mails.flatMap((m) => m.text.match(/(?<!\d)\d{6}(?!\d)/g) ?? []));
+    // At least a code and a pair of tokens per case, from its sign-up or its own request.
+    expect(codesIn(app.smtp.messages.slice(mailsBefore)).size).toBeGreaterThanOrEqual(CASES.length);
+    const codes = codesIn(app.smtp.messages);
     expect([...seen.passwords]).toEqual(expect.arrayContaining([PASSWORD, NEW_PASSWORD, WRONG_PASSWORD]));
-    expect(seen.tokens.size).toBeGreaterThanOrEqual(4 * CASES.length);
+    expect(seen.tokens.size - tokensBefore).toBeGreaterThanOrEqual(2 * CASES.length);
 
     const rows = (await app.sql<{ j: string }>('select row_to_json(t)::text as j from audit_events t')).map((r) => r.j);
     expect(rows.length).toBeGreaterThanOrEqual(2 * CASES.length);
@@ -285,7 +290,7 @@ describe('audit events written by each action', () => {
       for (const c of codes) if (new RegExp(`(?<![0-9A-Za-z])${c}(?![0-9A-Za-z])`).test(row)) leaks.push(`code ${c} in ${row}`);
     }
     expect(leaks).toEqual([]);
-  });
+  }, 60_000); // every case again, and the outbox drained
 });
 
 describe('auditEvents (users:read)', () => {
@@ -341,7 +346,7 @@ describe('auditEvents (users:read)', () => {
     app.clock.advance(5);
     for (let i = 0; i < 15; i += 1) await expectCode(login(app, uniqueEmail('page'), WRONG_PASSWORD), 'INVALID_CREDENTIALS');
     const expectedIds = await idsInTable('type = ?', ['LOGIN_FAILED']);
-    expect(expectedIds.length).toBeGreaterThan(15);
+    expect(expectedIds.length).toBeGreaterThanOrEqual(15); // more when other tests ran before: more pages
 
     const seenIds: string[] = [];
     let after: string | null = null;

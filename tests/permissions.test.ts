@@ -327,7 +327,15 @@ describe.each(FIELDS)('%s', (key) => {
 });
 
 describe('cells that end a session', () => {
-  it('leave the principals signed in (later cells run with live tokens)', async () => {
+  // The cells that end, rotate or re-key a session run again here: this check needs no other test before it.
+  const ENDING = FIELDS.filter((key) => EXAMPLES[key]?.ownSession || ['Mutation.logout', 'Mutation.refresh'].includes(key));
+
+  it('leave the principals signed in and the throwaway user as it was (other cells run with live tokens)', async () => {
+    const ends = ['Mutation.logout', 'Mutation.logoutAll', 'Mutation.changePassword', 'Mutation.revokeSession'];
+    expect(ENDING).toEqual(expect.arrayContaining(ends));
+    for (const key of ENDING) for (const principal of PRINCIPALS) await runCell(key, principal, outcomeOf(key, principal));
+    for (const key of ['Mutation.setUserActive', 'Mutation.setUserRoles']) await runCell(key, 'ADMIN', 'allowed');
+
     for (const role of ['USER', 'SUPPORT', 'ADMIN'] as const) {
       const res = await app.gql('{ me { roles } }', {}, { token: principals[role].token });
       expect(res.data?.me).toEqual({ roles: [role] });

@@ -1,5 +1,6 @@
 // Security properties of the API, checked through HTTP: token forgery, credential oracles, password
 // handling, secrets at rest, error leakage and request-level protections (body limit, CSRF, GET mutations).
+import { randomBytes } from 'node:crypto';
 import { BcryptPool } from '../src/modules/auth/bcrypt-pool';
 import jwt from 'jsonwebtoken';
 import type { Logger } from '../src/common/logger';
@@ -74,7 +75,11 @@ describe('with a running server', () => {
     let claims: Claims;
     beforeAll(async () => {
       tokens = await signUp(app, uniqueEmail('forge'));
-      claims = claimsOf(tokens.accessToken);
+    });
+    // Issued "now" on the app clock, which the expiry test moves: every test here gets claims valid at its start.
+    beforeEach(() => {
+      const now = Math.floor(app.clock.now().getTime() / 1000);
+      claims = { ...claimsOf(tokens.accessToken), iat: now, exp: now + 1800 };
     });
 
     it('accepts a hand-built token that has everything right (control for the attacks below)', async () => {
@@ -232,7 +237,8 @@ describe('with a running server', () => {
     });
 
     it('accepts a 128-character password and refuses a 129-character one with BAD_USER_INPUT', async () => {
-      const base = 'Aa1!' + 'x'.repeat(124);
+      const base = 'Aa1!' + randomBytes(93).toString('base64'); // random: hard to guess, as the policy asks
+      expect(base).toHaveLength(128);
 
       const ok = await app.gql(REGISTER, { input: { email: uniqueEmail('len'), password: base } });
       const tooLong = await app.gql(REGISTER, { input: { email: uniqueEmail('len'), password: base + 'y' } });
@@ -243,7 +249,7 @@ describe('with a running server', () => {
     });
 
     it('does not cut passwords at bcrypt\'s 72 bytes: a password differing only after byte 72 is refused', async () => {
-      const first72 = 'Aa1!' + 'b'.repeat(68);
+      const first72 = 'Aa1!' + randomBytes(51).toString('base64'); // random: hard to guess, as the policy asks
       const password = first72 + 'Suffix-1';
       const lookalike = first72 + 'Suffix-2';
       const email = uniqueEmail('long');
