@@ -15,12 +15,18 @@ export async function login(url: string, email: string, password: string): Promi
     body: JSON.stringify({ query: FULL_LOGIN, variables: { e: email, p: password } }),
   });
   const body = (await res.json()) as { data?: { login?: Tokens }; errors?: unknown };
-  if (!res.ok || !body.data?.login) throw new Error(`login ${email} failed (HTTP ${res.status}): ${JSON.stringify(body.errors)}`);
+  if (!res.ok || !body.data?.login)
+    throw new Error(`login ${email} failed (HTTP ${res.status}): ${JSON.stringify(body.errors)}`);
   return body.data.login;
 }
 
 /** Logs every email in, `parallel` at a time, in order. */
-export async function loginAll(url: string, emails: readonly string[], password: string, parallel = 8): Promise<Tokens[]> {
+export async function loginAll(
+  url: string,
+  emails: readonly string[],
+  password: string,
+  parallel = 8,
+): Promise<Tokens[]> {
   const out: Tokens[] = new Array<Tokens>(emails.length);
   let next = 0;
   const worker = async (): Promise<void> => {

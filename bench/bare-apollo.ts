@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     '/graphql',
     express.json({ limit: '100kb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => ({ token: /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? null }),
+      context: async ({ req }) => ({
+        token: /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? null,
+      }),
     }),
   );
   const port = Number(process.env.PORT ?? 4100);

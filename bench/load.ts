@@ -1,6 +1,7 @@
 // The load generator: `node dist/bench/load.js spec.json`, run by run.ts pinned to its own core. Runs
 // autocannon (a warm-up, then the measured run) as the spec says and prints one JSON LoadResult on stdout.
 import autocannon from 'autocannon';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -51,7 +52,8 @@ function shapeOf(spec: LoadSpec, warmup: boolean): Shape {
         options: {
           method: 'POST',
           body: body(ME_QUERY),
-          setupClient: (client) => client.setHeaders({ ...JSON_HEADERS, authorization: bearer[connection++ % bearer.length]! }),
+          setupClient: (client) =>
+            client.setHeaders({ ...JSON_HEADERS, authorization: bearer[connection++ % bearer.length]! }),
         },
       };
     }
@@ -89,6 +91,23 @@ function shapeOf(spec: LoadSpec, warmup: boolean): Shape {
         ok: (b) => b.includes('"accessToken":"') && !b.includes('"errors"'),
         options: { method: 'POST', body: body(LOGIN_MUTATION, { e: spec.email, p: spec.password }) },
       };
+    case 'soak': {
+      // A new email on every request; a random part so that no two runs (or instances) share one.
+      const run = randomBytes(3).toString('hex');
+      let n = 0;
+      const request: autocannon.Request = {
+        method: 'POST',
+        setupRequest: (req) => ({
+          ...req,
+          body: body(LOGIN_MUTATION, { e: `soak-${run}-${++n}@${spec.domain}`, p: spec.password }),
+        }),
+      };
+      // Every attempt must reach the password check: a RATE_LIMITED here would mean distinct emails share a counter.
+      return {
+        ok: (b) => b.includes('"code":"INVALID_CREDENTIALS"'),
+        options: { requests: [request], amount: spec.amount },
+      };
+    }
   }
 }
 
@@ -98,7 +117,7 @@ async function fire(spec: LoadSpec, seconds: number, warmup: boolean): Promise<L
   const result = await autocannon({
     url: spec.url,
     connections: spec.connections,
-    duration: seconds,
+    duration: seconds, // ignored by autocannon when the shape sets an `amount`
     timeout: spec.timeoutSeconds,
     headers: JSON_HEADERS,
     ...shape.options,
@@ -116,7 +135,12 @@ async function fire(spec: LoadSpec, seconds: number, warmup: boolean): Promise<L
     requests: result.requests.total,
     seconds: result.duration,
     requestsPerSecond: result.requests.total / result.duration,
-    latency: { mean: result.latency.average, p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    latency: {
+      mean: result.latency.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
     // Every non-2xx answer also fails `ok` (its body is an error), so mismatches already hold them.
     errors: result.errors + result.mismatches + wrong,
     errorDetail: { connection, timeouts: result.timeouts, non2xx: result.non2xx, badBody: result.mismatches + wrong },
@@ -163,7 +187,13 @@ async function probe(spec: LoginLoad, running: Promise<unknown>): Promise<EventL
     serverP99Ms: promValue(text, 'nodejs_eventloop_lag_p99_seconds'),
     serverP50Ms: promValue(text, 'nodejs_eventloop_lag_p50_seconds'),
     serverMaxMs: promValue(text, 'nodejs_eventloop_lag_max_seconds'),
-    healthz: { count: pings.length, mean: pings.reduce((a, b) => a + b, 0) / pings.length, p50: percentile(pings, 50), p99: percentile(pings, 99), max: pings.at(-1) ?? NaN },
+    healthz: {
+      count: pings.length,
+      mean: pings.reduce((a, b) => a + b, 0) / pings.length,
+      p50: percentile(pings, 50),
+      p99: percentile(pings, 99),
+      max: pings.at(-1) ?? NaN,
+    },
     windowSeconds,
   };
 }
@@ -175,7 +205,11 @@ async function main(): Promise<void> {
   const probed = spec.kind === 'login' && spec.probe ? await probe(spec, measured) : undefined;
   let result: LoadResult = await measured;
   if (warm && warm.errors > 0) {
-    result = { ...result, warmupErrors: warm.errors, sampleError: result.sampleError ?? warm.sampleError ?? 'connection errors in the warm-up' };
+    result = {
+      ...result,
+      warmupErrors: warm.errors,
+      sampleError: result.sampleError ?? warm.sampleError ?? 'connection errors in the warm-up',
+    };
   }
   process.stdout.write(`${JSON.stringify(probed ? { ...result, probe: probed } : result)}\n`);
 }

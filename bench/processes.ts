@@ -17,15 +17,20 @@ export interface Pinned {
 /** `taskset -c cpu node …args` (plain `node …args` where taskset is missing, with a warning). */
 export function spawnPinned(cpu: number, args: readonly string[], env: Record<string, string>): Pinned {
   if (!HAS_TASKSET) process.stderr.write(`warning: taskset not found; ${args[args.length - 1]} is not pinned\n`);
-  const [cmd, argv] = HAS_TASKSET ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, [...args]];
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } });
+  const [cmd, argv] = HAS_TASKSET
+    ? ['taskset', ['-c', String(cpu), process.execPath, ...args]]
+    : [process.execPath, [...args]];
+  const child = spawn(cmd, argv, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
   const output: string[] = [];
   const keep = (d: Buffer): void => {
     output.push(d.toString());
     if (output.length > 200) output.shift();
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   return { child, output };
 }
 
@@ -44,7 +49,8 @@ export function freePort(): Promise<number> {
 export async function waitReady(proc: Pinned, url: string, timeoutMs = 60_000): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
-    if (proc.child.exitCode !== null) throw new Error(`process exited with ${proc.child.exitCode}:\n${proc.output.join('')}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(`process exited with ${proc.child.exitCode}:\n${proc.output.join('')}`);
     try {
       if ((await fetch(url)).ok) return;
     } catch {
@@ -73,7 +79,9 @@ export function runPinned(cpu: number, args: readonly string[]): Promise<string>
   proc.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   return new Promise((resolve, reject) => {
     proc.child.once('exit', (code) =>
-      code === 0 ? resolve(stdout.trim()) : reject(new Error(`load generator failed (${code}):\n${proc.output.join('')}`)),
+      code === 0
+        ? resolve(stdout.trim())
+        : reject(new Error(`load generator failed (${code}):\n${proc.output.join('')}`)),
     );
   });
 }

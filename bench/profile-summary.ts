@@ -28,7 +28,10 @@ function top(map: Map<string, number>, total: number, n: number): string[] {
   return [...map]
     .sort((a, b) => b[1] - a[1])
     .slice(0, n)
-    .map(([name, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`);
+    .map(
+      ([name, us]) =>
+        `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${name}`,
+    );
 }
 
 /** Ids of the nodes at or under a call of `functionName`. */
@@ -39,7 +42,8 @@ function under(profile: Profile, functionName: string): Set<number> {
     found.add(id);
     for (const child of byId.get(id)?.children ?? []) mark(child);
   };
-  for (const node of profile.nodes) if (node.callFrame.functionName === functionName && !found.has(node.id)) mark(node.id);
+  for (const node of profile.nodes)
+    if (node.callFrame.functionName === functionName && !found.has(node.id)) mark(node.id);
   return found;
 }
 
@@ -48,7 +52,10 @@ export function summarize(profile: Profile, n = 25): string {
   const fns = new Map<string, number>();
   const modules = new Map<string, number>();
   const serving = under(profile, 'processGraphQLRequest');
-  const first = Math.max(0, profile.samples.findIndex((id) => serving.has(id)));
+  const first = Math.max(
+    0,
+    profile.samples.findIndex((id) => serving.has(id)),
+  );
   let skipped = 0;
   let busy = 0;
   let idle = 0;

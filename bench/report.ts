@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import type { EventLoopProbe, LoadResult } from './scenarios';
+import type { SoakResult } from './soak';
 
 export interface Machine {
   readonly cpu: string;
@@ -26,8 +27,11 @@ export function describeMachine(postgres: string, bcryptCost: number): Machine {
   }
   let commit = 'unknown';
   try {
-    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    commit = git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcelain', '--untracked-files=no']) ? ' + uncommitted changes' : '');
+    const git = (args: string[]): string =>
+      execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit =
+      git(['rev-parse', '--short', 'HEAD']) +
+      (git(['status', '--porcelain', '--untracked-files=no']) ? ' + uncommitted changes' : '');
   } catch {
     // not a git checkout
   }
@@ -59,9 +63,50 @@ export interface Check {
 export interface Report {
   readonly machine: Machine;
   readonly rows: readonly Row[];
-  readonly eventLoop: EventLoopProbe;
+  /** Absent when only the soak ran (BENCH_ONLY=soak). */
+  readonly eventLoop?: EventLoopProbe;
   readonly checks: readonly Check[];
+  readonly soak?: SoakResult;
   readonly notes: readonly string[];
+}
+
+/**
+ * RSS growth allowed over the last nine tenths of the soak (after the first tenth has grown the heap to what the
+ * load needs): the limit counters' bound (~25 MB for 100,000 with such emails) plus the heap's own slack.
+ */
+export const SOAK_RSS_GROWTH_MAX_MB = 64;
+
+/** Issue 11's "done when": medians after the soak within 10% of the fresh server's, RSS growth bounded. */
+export function soakChecks(soak: SoakResult): Check[] {
+  const { fresh, soaked } = soak;
+  const ratio = (after: number, before: number, afterMean: number, beforeMean: number) => ({
+    r: after / before,
+    value: `${(after / before).toFixed(2)} (${f(before, 2)} → ${f(after, 2)} ms; mean ${(afterMean / beforeMean).toFixed(2)})`,
+  });
+  const login = ratio(soaked.loginP50, fresh.loginP50, soaked.loginMean, fresh.loginMean);
+  const otp = ratio(soaked.requestOtpP50, fresh.requestOtpP50, soaked.requestOtpMean, fresh.requestOtpMean);
+  const growth = soaked.rssMb - soak.warmRssMb;
+  const attempts = soak.attempts.toLocaleString('en');
+  return [
+    {
+      what: `real \`login\` p50 after ${attempts} random-email logins ÷ fresh`,
+      value: login.value,
+      target: '≤ 1.10',
+      ok: login.r <= 1.1,
+    },
+    {
+      what: `real \`requestOtp\` p50 after ${attempts} random-email logins ÷ fresh`,
+      value: otp.value,
+      target: '≤ 1.10',
+      ok: otp.r <= 1.1,
+    },
+    {
+      what: 'server RSS growth over the last 9/10 of the soak',
+      value: `${f(growth)} MB (fresh ${f(fresh.rssMb)}, after 1/10 ${f(soak.warmRssMb)}, end ${f(soaked.rssMb)} MB)`,
+      target: `≤ ${SOAK_RSS_GROWTH_MAX_MB} MB`,
+      ok: growth <= SOAK_RSS_GROWTH_MAX_MB,
+    },
+  ];
 }
 
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
@@ -80,10 +125,24 @@ export function markdown(report: Report): string {
       const errors = `${r.errors}${warm > 0 ? ` (+${warm} warm-up)` : ''}${r.errors + warm > 0 ? ' ✗' : ''}`;
       return `| ${name} | ${connections} | ${f(r.requestsPerSecond)} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ${errors} |`;
     }),
-    '',
-    `Event-loop delay while 20 logins are in flight (${f(e.windowSeconds)} s window): prom-client p99 ${f(e.serverP99Ms)} ms ` +
-      `(p50 ${f(e.serverP50Ms)} ms, max ${f(e.serverMaxMs)} ms; each sample includes the 10 ms sampling interval), ` +
-      `GET /healthz round trip p50 ${f(e.healthz.p50)} ms, p99 ${f(e.healthz.p99)} ms over ${e.healthz.count} probes.`,
+    ...(e
+      ? [
+          '',
+          `Event-loop delay while 20 logins are in flight (${f(e.windowSeconds)} s window): prom-client p99 ${f(e.serverP99Ms)} ms ` +
+            `(p50 ${f(e.serverP50Ms)} ms, max ${f(e.serverMaxMs)} ms; each sample includes the 10 ms sampling interval), ` +
+            `GET /healthz round trip p50 ${f(e.healthz.p50)} ms, p99 ${f(e.healthz.p99)} ms over ${e.healthz.count} probes.`,
+        ]
+      : []),
+    ...(report.soak
+      ? [
+          '',
+          `Soak: ${report.soak.attempts.toLocaleString('en')} logins with distinct random emails at ` +
+            `${f(report.soak.load.requestsPerSecond)} req/s; before and after, ${report.soak.probes} real logins and ${report.soak.probes} ` +
+            `real requestOtp calls one at a time (other users each time): login p50 ${f(report.soak.fresh.loginP50, 2)} → ` +
+            `${f(report.soak.soaked.loginP50, 2)} ms, requestOtp p50 ${f(report.soak.fresh.requestOtpP50, 2)} → ` +
+            `${f(report.soak.soaked.requestOtpP50, 2)} ms, RSS ${f(report.soak.fresh.rssMb)} → ${f(report.soak.soaked.rssMb)} MB.`,
+        ]
+      : []),
     '',
     '| check | measured | target | |',
     '|---|---:|---:|---|',

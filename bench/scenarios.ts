@@ -39,7 +39,18 @@ export interface LoginLoad extends LoadBase {
   readonly probe: boolean;
 }
 
-export type LoadSpec = MeLoad | RefreshLoad | LoginLoad;
+/**
+ * The soak: `amount` logins with a wrong password, each for an email never sent before
+ * (`soak-<n>-<random>@<domain>`), as an attacker filling the limit counters would.
+ */
+export interface SoakLoad extends LoadBase {
+  readonly kind: 'soak';
+  readonly amount: number;
+  readonly domain: string;
+  readonly password: string;
+}
+
+export type LoadSpec = MeLoad | RefreshLoad | LoginLoad | SoakLoad;
 
 export interface Latency {
   readonly mean: number;
@@ -67,7 +78,12 @@ export interface LoadResult {
   readonly latency: Latency;
   /** Connection errors + timeouts + non-2xx answers + 2xx answers that are not the expected data. */
   readonly errors: number;
-  readonly errorDetail: { readonly connection: number; readonly timeouts: number; readonly non2xx: number; readonly badBody: number };
+  readonly errorDetail: {
+    readonly connection: number;
+    readonly timeouts: number;
+    readonly non2xx: number;
+    readonly badBody: number;
+  };
   /** Errors during the warm-up (counted as failures too, but not in `errors`). */
   readonly warmupErrors?: number;
   /** The first wrong answer seen, to make a failure explainable. */

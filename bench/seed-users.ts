@@ -18,7 +18,9 @@ export function benchPasswordHash(cost: number, password = BENCH_PASSWORD): Prom
 }
 
 export async function countBenchUsers(db: Client): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`select count(*) as n from users where email like $1`, [`user-%@${BENCH_DOMAIN}`]);
+  const { rows } = await db.query<{ n: string }>(`select count(*) as n from users where email like $1`, [
+    `user-%@${BENCH_DOMAIN}`,
+  ]);
   return Number(rows[0]!.n);
 }
 
@@ -53,7 +55,11 @@ export async function settle(db: Client): Promise<void> {
 }
 
 /** Adds `perUser` fresh sessions to each of these users; returns their ids (for tokens minted by the bench). */
-export async function addSessions(db: Client, emails: readonly string[], perUser: number): Promise<{ sessionId: string; userId: string }[]> {
+export async function addSessions(
+  db: Client,
+  emails: readonly string[],
+  perUser: number,
+): Promise<{ sessionId: string; userId: string }[]> {
   const { rows } = await db.query<{ id: string; user_id: string }>(
     `insert into sessions (id, user_id, current_token_hash, created_at, last_used_at, expires_at)
      select gen_random_uuid(), u.id, 'seed-' || gen_random_uuid(), now(), now(), now() + interval '7 days'

@@ -13,6 +13,13 @@ function num(name: string, def: number): number {
   return n;
 }
 
+function only(): 'soak' | null {
+  const raw = process.env.BENCH_ONLY?.trim();
+  if (!raw) return null;
+  if (raw !== 'soak') throw new Error(`BENCH_ONLY can only be "soak", got "${raw}"`);
+  return raw;
+}
+
 export interface Settings {
   readonly databaseUrl: string;
   /** True for the default database, which the bench drops and creates afresh; never for DATABASE_URL. */
@@ -32,6 +39,12 @@ export interface Settings {
   readonly loadCpu: number;
   /** Write a V8 CPU profile of the server during the `me` scenario to bench/results/. */
   readonly profile: boolean;
+  /** Sign-in attempts with distinct random emails in the soak. */
+  readonly soakAttempts: number;
+  /** Real logins and real requestOtp calls timed on the fresh server, and again after the soak. */
+  readonly soakProbes: number;
+  /** BENCH_ONLY=soak: seed the users and run only the soak. */
+  readonly only: 'soak' | null;
 }
 
 export function readSettings(): Settings {
@@ -51,7 +64,15 @@ export function readSettings(): Settings {
     serverCpu: num('BENCH_SERVER_CPU', 0),
     loadCpu: num('BENCH_LOAD_CPU', 1),
     profile: process.env.BENCH_PROFILE === '1',
+    soakAttempts: num('BENCH_SOAK_ATTEMPTS', 100_000),
+    soakProbes: num('BENCH_SOAK_PROBES', 200),
+    only: only(),
   };
+}
+
+/** The limits as shipped (real windows: an hour for the per-email login limit), for the soak. */
+export function defaultLimitsEnv(): Record<string, string> {
+  return Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, d.value]));
 }
 
 /**

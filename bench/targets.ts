@@ -16,12 +16,19 @@ export interface Target {
 export interface StartOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
+  /** Variables over serverEnv's (the soak's real limits and cheap bcrypt). */
+  readonly env?: Record<string, string>;
 }
 
 /** Starts the real server (compiled, production mode) and waits until /readyz says the database answers. */
-export async function startPortcullis(settings: Settings, smtpPort: number, options: StartOptions = {}): Promise<Target> {
+export async function startPortcullis(
+  settings: Settings,
+  smtpPort: number,
+  options: StartOptions = {},
+): Promise<Target> {
   const port = await freePort();
-  const proc = spawnPinned(settings.serverCpu, [...(options.nodeArgs ?? []), 'dist/src/main.js'], serverEnv(settings, port, smtpPort));
+  const env = { ...serverEnv(settings, port, smtpPort), ...options.env };
+  const proc = spawnPinned(settings.serverCpu, [...(options.nodeArgs ?? []), 'dist/src/main.js'], env);
   await waitReady(proc, `http://127.0.0.1:${port}/readyz`);
   return { url: `http://127.0.0.1:${port}/graphql`, proc };
 }

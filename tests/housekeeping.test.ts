@@ -25,7 +25,8 @@ async function seed(userId: string, tag: string): Promise<void> {
   await code('recent-consumed@hk.test', ago(DAY), ago(DAY - 600_000), ago(DAY));
   await code('live@hk.test', ago(60_000), ago(-540_000), null);
 
-  for (const at of [ago(2 * 3_600_000), ago(30 * 60_000)]) {
+  for (const at of [ago(25 * 3_600_000), ago(23 * 3_600_000)]) {
+    // the strangers' pool looks back 24 h
     await app.sql('insert into otp_failures (email, failed_at) values (?, ?)', ['fail@hk.test', at]);
   }
 
@@ -62,7 +63,9 @@ describe('housekeeping', () => {
 
     const removed = await app.server.housekeeping.runOnce();
 
-    const emails = (await app.sql<{ email: string }>("select email from otp_codes where email like '%@hk.test'")).map((r) => r.email);
+    const emails = (await app.sql<{ email: string }>("select email from otp_codes where email like '%@hk.test'")).map(
+      (r) => r.email,
+    );
     expect(emails.sort()).toEqual(['live@hk.test', 'recent-consumed@hk.test']);
     expect(await app.sql("select 1 from otp_failures where email = 'fail@hk.test'")).toHaveLength(1);
     const hashes = (await app.sql<{ h: string }>('select current_token_hash as h from sessions')).map((r) => r.h);
@@ -70,9 +73,13 @@ describe('housekeeping', () => {
     expect(hashes).not.toEqual(expect.arrayContaining(['expired-long-ago']));
     expect(hashes).not.toEqual(expect.arrayContaining(['revoked-long-ago']));
     // Retired tokens go with their session.
-    const retired = (await app.sql<{ h: string }>('select token_hash as h from retired_refresh_tokens')).map((r) => r.h);
+    const retired = (await app.sql<{ h: string }>('select token_hash as h from retired_refresh_tokens')).map(
+      (r) => r.h,
+    );
     expect(retired.sort()).toEqual(['retired-revoked-yesterday']);
-    const recipients = (await app.sql<{ r: string }>("select recipient as r from mail_outbox where recipient like '%@hk.test'")).map((r) => r.r);
+    const recipients = (
+      await app.sql<{ r: string }>("select recipient as r from mail_outbox where recipient like '%@hk.test'")
+    ).map((r) => r.r);
     expect(recipients).toEqual(['sent-yesterday@hk.test']);
     expect(removed).toEqual({ otp_codes: 2, otp_failures: 1, sessions: 2, mail_outbox: 1 });
 

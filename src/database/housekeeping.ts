@@ -24,8 +24,8 @@ function targets(now: Date, retentionMs: number): Array<{ table: string; where: 
   const old = new Date(now.getTime() - retentionMs);
   return [
     { table: 'otp_codes', where: '(expires_at < ? or consumed_at is not null) and created_at < ?', cutoff: old },
-    // The per-email failure budget looks back one hour; older failures are never read again.
-    { table: 'otp_failures', where: 'failed_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
+    // The wrong-code budgets look back one hour and the strangers' pool 24 h (otp.service.ts); older rows are never read.
+    { table: 'otp_failures', where: 'failed_at < ?', cutoff: new Date(now.getTime() - 24 * HOUR_MS) },
     { table: 'sessions', where: '(expires_at < ? or revoked_at < ?)', cutoff: old },
     { table: 'mail_outbox', where: '(sent_at < ? or failed_at < ?)', cutoff: old },
   ];
@@ -45,7 +45,10 @@ export class Housekeeping {
   start(): void {
     this.timer = setInterval(() => {
       this.running ??= this.runOnce()
-        .then(() => undefined, (err: unknown) => this.logger.error('housekeeping failed', errorFields(err)))
+        .then(
+          () => undefined,
+          (err: unknown) => this.logger.error('housekeeping failed', errorFields(err)),
+        )
         .finally(() => (this.running = undefined));
     }, this.settings.intervalMs);
     this.timer.unref();

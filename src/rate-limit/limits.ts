@@ -26,10 +26,35 @@ export const LIMIT_DEFAULTS: readonly LimitDefault[] = [
   { name: 'login-ip-email', operation: 'login', by: 'ip+email', variable: 'RATE_LIMIT_LOGIN_IP_EMAIL', value: '5/5s' },
   { name: 'login-email', operation: 'login', by: 'email', variable: 'RATE_LIMIT_LOGIN_EMAIL', value: '20/1h' },
   { name: 'register-ip', operation: 'register', by: 'ip', variable: 'RATE_LIMIT_REGISTER_IP', value: '10/1h' },
-  { name: 'request-otp-email', operation: 'requestOtp', by: 'email', variable: 'RATE_LIMIT_REQUEST_OTP_EMAIL', value: '5/15m' },
-  { name: 'verify-otp-ip-email', operation: 'verifyOtp', by: 'ip+email', variable: 'RATE_LIMIT_VERIFY_OTP_IP_EMAIL', value: '10/10m' },
-  { name: 'reset-password-ip-email', operation: 'resetPassword', by: 'ip+email', variable: 'RATE_LIMIT_RESET_PASSWORD_IP_EMAIL', value: '10/10m' },
+  {
+    name: 'request-otp-ip-email',
+    operation: 'requestOtp',
+    by: 'ip+email',
+    variable: 'RATE_LIMIT_REQUEST_OTP_IP_EMAIL',
+    value: '5/15m',
+  },
+  {
+    name: 'verify-otp-ip-email',
+    operation: 'verifyOtp',
+    by: 'ip+email',
+    variable: 'RATE_LIMIT_VERIFY_OTP_IP_EMAIL',
+    value: '10/10m',
+  },
+  {
+    name: 'reset-password-ip-email',
+    operation: 'resetPassword',
+    by: 'ip+email',
+    variable: 'RATE_LIMIT_RESET_PASSWORD_IP_EMAIL',
+    value: '10/10m',
+  },
   { name: 'refresh-ip', operation: 'refresh', by: 'ip', variable: 'RATE_LIMIT_REFRESH_IP', value: '60/1m' },
+  {
+    name: 'change-password-ip',
+    operation: 'changePassword',
+    by: 'ip',
+    variable: 'RATE_LIMIT_CHANGE_PASSWORD_IP',
+    value: '10/15m',
+  },
 ];
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,37 +1,52 @@
-// Per-operation limits as graphql-shield rules built on graphql-rate-limit's limiter. They run once per
-// resolved field, so aliases each count, and they key on the normalized email, so case does not evade them.
-import { getFieldIdentity, getGraphQLRateLimiter, type Store } from 'graphql-rate-limit';
+// Per-operation limits as graphql-shield rules, each one atomic counter per key and window in the limit store.
+// They run once per resolved field, so aliases each count; they key on the normalized email, so case does not
+// evade them, and on the client's network (common/ip.ts), so rotating addresses inside one IPv6 prefix does not.
 import { chain, rule } from 'graphql-shield';
 import { RateLimitedError } from '../common/errors';
+import { networkKey } from '../common/ip';
+import { normalizeEmail } from '../modules/users/user-input';
 import type { GraphQLContext } from '../server/context';
 import type { LimitRule } from './limits';
+import { emailKeyPrefix, type LimitStore } from './store';
 
-function limitRule(limit: LimitRule, store: Store, onLimited: (name: string) => void) {
-  const identityArgs = limit.by === 'ip' ? [] : ['email'];
-  const contextIdentity = (ctx: GraphQLContext): string =>
-    `${limit.name}:${limit.by === 'email' ? '*' : (ctx.client.ip ?? 'unknown')}`;
-  const limiter = getGraphQLRateLimiter({ store, identifyContext: contextIdentity });
-  return rule(`limit:${limit.name}`, { cache: 'no_cache' })(async (parent, rawArgs: Record<string, unknown>, ctx: GraphQLContext, info) => {
-    const args = typeof rawArgs.email === 'string' ? { ...rawArgs, email: rawArgs.email.trim().toLowerCase() } : rawArgs;
-    const refused = await limiter(
-      { parent, args, context: ctx, info },
-      { identityArgs, max: limit.max, window: `${limit.windowMs}ms`, uncountRejected: true },
-    );
-    if (refused === undefined) return true;
-    onLimited(limit.name);
-    const counted = await store.getForIdentity({
-      contextIdentity: contextIdentity(ctx),
-      fieldIdentity: getFieldIdentity(info.fieldName, identityArgs, args),
-    });
-    const oldest = counted.length > 0 ? Math.min(...counted) : Date.now();
-    return new RateLimitedError((oldest + limit.windowMs - Date.now()) / 1000);
-  });
+/** The counter key of one limit for one request: `limit:{email}:name[:network]`, or `limit:name:network`. */
+export function limitKey(limit: LimitRule, args: Record<string, unknown>, ip: string | null): string {
+  const email = typeof args.email === 'string' ? limitEmail(args.email) : '';
+  switch (limit.by) {
+    case 'ip':
+      return `limit:${limit.name}:${networkKey(ip)}`;
+    case 'email':
+      return `${emailKeyPrefix(email)}${limit.name}`;
+    case 'ip+email':
+      return `${emailKeyPrefix(email)}${limit.name}:${networkKey(ip)}`;
+  }
+}
+
+/** The email as the flows store it (case, IDN spellings folded); one the resolver will refuse is counted as typed. */
+function limitEmail(raw: string): string {
+  try {
+    return normalizeEmail(raw);
+  } catch {
+    return raw.trim().toLowerCase();
+  }
+}
+
+function limitRule(limit: LimitRule, store: LimitStore, onLimited: (name: string) => void) {
+  return rule(`limit:${limit.name}`, { cache: 'no_cache' })(
+    async (_parent, args: Record<string, unknown>, ctx: GraphQLContext) => {
+      // A refused hit is not counted, so retrying while limited does not push the window further.
+      const hit = await store.hit(limitKey(limit, args, ctx.client.ip), limit.windowMs, limit.max);
+      if (hit.allowed) return true;
+      onLimited(limit.name);
+      return new RateLimitedError(hit.resetMs / 1000);
+    },
+  );
 }
 
 /** `Mutation.<operation>` → the rule enforcing every limit of that operation, in table order. */
 export function operationLimitRules(
   rules: readonly LimitRule[],
-  store: Store,
+  store: LimitStore,
   onLimited: (name: string) => void = () => {},
 ): Map<string, ReturnType<typeof chain> | ReturnType<typeof limitRule>> {
   const byOperation = new Map<string, ReturnType<typeof limitRule>[]>();

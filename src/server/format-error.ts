@@ -2,8 +2,8 @@
 // they are, and for anything else a generic INTERNAL_SERVER_ERROR carrying the request id of the log line.
 // formatError cannot see the request, so the plugin below logs unexpected errors and adds the request id.
 import type { ApolloServerPlugin } from '@apollo/server';
-import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, PortcullisError } from '../common/errors';
 import { errorFields, type Logger } from '../common/logger';
 import type { GraphQLContext } from './context';
@@ -24,11 +24,24 @@ function isRequestError(path: unknown, code: unknown): boolean {
   return path === undefined && typeof code === 'string' && REQUEST_ERROR_CODES.has(code);
 }
 
+/**
+ * Apollo's own refusals of a malformed request that carry an HTTP 4xx but no code (an unsupported persisted-query
+ * version, a hash that does not match the query): the client's mistake, so BAD_REQUEST.
+ */
+function isUncodedBadRequest(error: unknown): error is GraphQLError {
+  if (!(error instanceof GraphQLError) || error.path !== undefined || error.extensions.code !== undefined) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const { locations, path } = formatted;
   if (original instanceof PortcullisError) {
     return { message: original.message, locations, path, extensions: { ...original.extensions } };
+  }
+  if (isUncodedBadRequest(original)) {
+    return { message: original.message, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
   }
   if (isRequestError(path, formatted.extensions?.code)) {
     const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
@@ -40,13 +53,19 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
 /** Logs each unexpected error with its cause under the request id, and puts that id in the answer. */
 export function internalErrors(logger: Logger): ApolloServerPlugin<GraphQLContext> {
   const unexpected = (e: GraphQLError): boolean =>
-    !(unwrapResolverError(e) instanceof PortcullisError) && !isRequestError(e.path, e.extensions?.code);
+    !(unwrapResolverError(e) instanceof PortcullisError) &&
+    !isRequestError(e.path, e.extensions?.code) &&
+    !isUncodedBadRequest(e);
   return {
     async requestDidStart({ contextValue }) {
       return {
         async didEncounterErrors({ errors }) {
           for (const e of errors.filter(unexpected)) {
-            logger.error('unexpected error', { requestId: contextValue.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
+            logger.error('unexpected error', {
+              requestId: contextValue.requestId,
+              path: e.path,
+              ...errorFields(unwrapResolverError(e)),
+            });
           }
         },
         async willSendResponse({ response }) {

@@ -1,7 +1,16 @@
 // Prometheus metrics (prom-client) on GET /metrics, one registry per server. Sign-ins, codes and refresh-token
 // reuse are counted from the audit events as they are recorded, so the two can never tell different stories.
+// Every label value comes from a fixed set: a client's own strings (operation names) never become a series.
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestHandler } from 'express';
+import {
+  Kind,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { safeEqual } from '../common/crypto';
 import type { AuditEntry } from '../modules/audit/audit.service';
@@ -9,11 +18,64 @@ import type { SessionCache } from '../modules/auth/session-cache';
 import type { OutboxHooks } from '../modules/mail/outbox-sender';
 import { CODE_EMAIL_KINDS } from '../modules/mail/templates';
 
+/** The `operation` label of a request that selects several different root fields. */
+export const MULTIPLE_FIELDS = 'multiple';
+/** The `operation` label of a request with no root field of the schema (unparsable, invalid, introspection only). */
+export const OTHER_FIELD = 'other';
+
+const rootFieldsOf = new WeakMap<GraphQLSchema, ReadonlySet<string>>();
+
+function rootFields(schema: GraphQLSchema): ReadonlySet<string> {
+  let names = rootFieldsOf.get(schema);
+  if (names === undefined) {
+    const types = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()];
+    names = new Set(types.flatMap((type) => Object.keys(type?.getFields() ?? {})));
+    rootFieldsOf.set(schema, names);
+  }
+  return names;
+}
+
+/**
+ * A request's `operation` label: its root field (`login`, `me` …) when it selects one (aliases and fragments
+ * resolved, `__typename` aside), `multiple` for several, `other` when none is a field of the schema.
+ */
+export function operationLabel(
+  schema: GraphQLSchema,
+  document: DocumentNode | undefined,
+  operation: OperationDefinitionNode | undefined,
+): string {
+  if (operation === undefined) return OTHER_FIELD;
+  const fragments = new Map(
+    (document?.definitions ?? []).flatMap((d) =>
+      d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [],
+    ),
+  );
+  const fields = new Set<string>();
+  const visited = new Set<string>();
+  const collect = (set: SelectionSetNode): void => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value !== '__typename') fields.add(selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        collect(selection.selectionSet);
+      } else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) collect(fragment.selectionSet);
+      }
+    }
+  };
+  collect(operation.selectionSet);
+  if (fields.size > 1) return MULTIPLE_FIELDS;
+  const [field] = fields;
+  return field !== undefined && rootFields(schema).has(field) ? field : OTHER_FIELD;
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly requestDuration = new Histogram({
+  private readonly durations = new Histogram({
     name: 'portcullis_graphql_request_duration_seconds',
-    help: 'GraphQL request duration by operation name',
+    help: 'GraphQL request duration by root field (the schema\'s field names, "multiple" for several, "other" for none)',
     labelNames: ['operation'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
     registers: [this.registry],
@@ -56,7 +118,9 @@ export class Metrics {
       async collect() {
         const [row] = await orm.em
           .getConnection()
-          .execute<{ n: string }[]>('select count(*) as n from mail_outbox where sent_at is null and failed_at is null');
+          .execute<{ n: string }[]>(
+            'select count(*) as n from mail_outbox where sent_at is null and failed_at is null',
+          );
         this.set(Number(row?.n ?? 0));
       },
     });
@@ -124,9 +188,32 @@ export class Metrics {
     onFailure: () => this.mailFailures.inc(),
   };
 
-  /** GET /metrics; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`. */
-  handler(token: string | undefined): RequestHandler {
-    return async (req, res) => {
+  /** Observes every GraphQL request's duration under its root-field label (operationLabel). */
+  requestPlugin(): ApolloServerPlugin {
+    const durations = this.durations;
+    return {
+      async requestDidStart() {
+        const started = process.hrtime.bigint();
+        return {
+          async willSendResponse({ schema, document, operation }) {
+            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+            durations.observe({ operation: operationLabel(schema, document, operation) }, seconds);
+          },
+        };
+      },
+    };
+  }
+
+  /**
+   * GET /metrics; with METRICS_TOKEN set, only for `Authorization: Bearer <token>`. In production without a
+   * token it is not served at all (404, as for any unknown path): the public port shows nothing by default.
+   */
+  handler(token: string | undefined, isProduction = false): RequestHandler {
+    return async (req, res, next) => {
+      if (token === undefined && isProduction) {
+        next();
+        return;
+      }
       if (token !== undefined && !safeEqual(req.get('authorization') ?? '', `Bearer ${token}`)) {
         res.status(401).json({ error: 'metrics need the METRICS_TOKEN bearer token' });
         return;

@@ -1,9 +1,9 @@
 // GET /readyz: 200 when the database answers with every migration applied and the rate-limit store is
-// healthy; 503 naming the failing part otherwise. A Redis outage reports "degraded" (limits then count in
-// memory on each instance).
+// healthy; 503 naming the failing part otherwise. Redis that fails or does not answer a PING within the command
+// timeout reports "degraded" (true then: limits count in memory on each instance, and requests do not wait for it).
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestHandler } from 'express';
-import type { LimitStore } from '../rate-limit/store';
+import { REDIS_COMMAND_TIMEOUT_MS, type LimitStore } from '../rate-limit/store';
 
 export function readiness(orm: MikroORM, limits: LimitStore): RequestHandler {
   return async (_req, res) => {
@@ -15,12 +15,10 @@ export function readiness(orm: MikroORM, limits: LimitStore): RequestHandler {
       checks.database = 'not answering';
     }
     if (limits.redis) {
-      const answers = await Promise.race([
-        limits.redis.ping().then(() => true, () => false),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref()),
-      ]);
-      if (answers) limits.store.markRecovered();
-      checks.redis = answers ? 'ok' : 'degraded: counting limits in memory';
+      // The probe also moves counting to memory (Redis silent) or back to Redis (it answers again).
+      checks.redis = (await limits.probe())
+        ? 'ok'
+        : `degraded: Redis not answering within ${REDIS_COMMAND_TIMEOUT_MS} ms; counting limits in memory on this instance`;
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });

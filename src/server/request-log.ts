@@ -2,19 +2,24 @@
 // IP. Slow operations (over 2 s) are logged as warnings. Variables are never logged: they carry secrets.
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '../common/logger';
-import type { Metrics } from './metrics';
 import type { GraphQLContext } from './context';
 
 export const SLOW_REQUEST_MS = 2000;
 
-export function requestLog(logger: Logger, metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
+export function requestLog(logger: Logger): ApolloServerPlugin<GraphQLContext> {
   return {
     async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
       return {
         async willSendResponse({ response, errors, operationName, operation }) {
           const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-          const codes = [...new Set((errors ?? []).map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
+          const codes = [
+            ...new Set(
+              (errors ?? []).map((e) =>
+                typeof e.extensions?.code === 'string' ? e.extensions.code : 'INTERNAL_SERVER_ERROR',
+              ),
+            ),
+          ];
           const fields = {
             requestId: contextValue.requestId,
             operation: operationName ?? operation?.operation ?? null,
@@ -24,7 +29,6 @@ export function requestLog(logger: Logger, metrics: Metrics): ApolloServerPlugin
             userId: contextValue.userId(),
             ip: contextValue.client.ip,
           };
-          metrics.requestDuration.observe({ operation: fields.operation ?? 'unknown' }, durationMs / 1000);
           if (durationMs > SLOW_REQUEST_MS) logger.warn('slow graphql request', fields);
           else logger.info('graphql request', fields);
         },

@@ -12,7 +12,7 @@ import { SessionService } from '../modules/auth/session.service';
 import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
 import { AuditService, type AuditEntry } from '../modules/audit/audit.service';
-import { UserAdminService } from '../modules/users/user-admin.service';
+import { UserAdminService, type UnlockHook } from '../modules/users/user-admin.service';
 
 export interface Services {
   readonly auth: AuthService;
@@ -32,6 +32,7 @@ export function createServices(
   keys: Keys,
   clock: Clock,
   onAudit?: (entry: AuditEntry) => void,
+  onUnlock?: UnlockHook,
 ): Services {
   const accessTokens = new AccessTokenService(
     { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
@@ -57,8 +58,18 @@ export function createServices(
   );
   const outbox = new OutboxService(keys.outbox);
   const passwords = new PasswordService(config.bcryptCost);
-  const auth = new AuthService({ clock, passwords, otp, sessions, accessTokens, outbox, audit, lockout: new LockoutService(clock) });
-  const userAdmin = new UserAdminService(clock, sessions, audit, passwords);
+  const auth = new AuthService({
+    clock,
+    passwords,
+    otp,
+    sessions,
+    accessTokens,
+    outbox,
+    audit,
+    lockout: new LockoutService(clock),
+    passwordMinScore: config.passwordMinScore,
+  });
+  const userAdmin = new UserAdminService(clock, sessions, audit, passwords, onUnlock);
   const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
   return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin, close: () => passwords.close() };
 }

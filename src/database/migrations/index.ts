@@ -6,6 +6,7 @@ import { Migration20261122132530_auditEvents } from './migration-20261122132530-
 import { Migration20261122135217_cursorPrecision } from './migration-20261122135217-cursor-precision';
 import { Migration20261122135650_auditEmailIndex } from './migration-20261122135650-auditEmailIndex';
 import { Migration20261201193000_changeNotifications } from './migration-20261201193000-change-notifications';
+import { Migration20261203120000_otpNetworks } from './migration-20261203120000-otp-networks';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
@@ -13,4 +14,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122135217-cursor-precision', class: Migration20261122135217_cursorPrecision },
   { name: 'migration-20261122135650-auditEmailIndex', class: Migration20261122135650_auditEmailIndex },
   { name: 'migration-20261201193000-change-notifications', class: Migration20261201193000_changeNotifications },
+  { name: 'migration-20261203120000-otp-networks', class: Migration20261203120000_otpNetworks },
 ];

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261122135650_auditEmailIndex extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`create index "audit_events_email_created_at_index" on "audit_events" ("email", "created_at");`);
   }
@@ -9,5 +8,4 @@ export class Migration20261122135650_auditEmailIndex extends Migration {
   override async down(): Promise<void> {
     this.addSql(`drop index "audit_events_email_created_at_index";`);
   }
-
 }

@@ -4,7 +4,6 @@ import { Migration } from '@mikro-orm/migrations';
 // through NOTIFY on commit, when a session ends or a user's roles, activation or profile change — whoever
 // made the change: an instance, `npm run admin:create`, or an operator's SQL.
 export class Migration20261201193000_changeNotifications extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`create function "portcullis_notify_session_change"() returns trigger language plpgsql as $$
 begin
@@ -36,5 +35,4 @@ execute function "portcullis_notify_user_change"();`);
     this.addSql(`drop trigger "sessions_notify_change" on "sessions";`);
     this.addSql(`drop function "portcullis_notify_session_change"();`);
   }
-
 }

@@ -43,7 +43,10 @@ export class AuditResolver {
 
   @Query(() => AuditEventConnection, { description: 'Scope users:read. Filter by the subject user and event type.' })
   @RequiresScopes(Scope.USERS_READ)
-  async auditEvents(@Args(() => AuditEventsArgs) args: AuditEventsArgs, @Ctx() ctx: GraphQLContext): Promise<AuditEventConnection> {
+  async auditEvents(
+    @Args(() => AuditEventsArgs) args: AuditEventsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AuditEventConnection> {
     const filter = {
       ...(args.userId ? { subjectUserId: checkUuid(args.userId, 'userId') } : {}),
       ...(args.type ? { type: checkSearchText(args.type, 'type', 64) } : {}),
@@ -53,8 +56,13 @@ export class AuditResolver {
 
   @Query(() => AuditEventConnection, { description: "The signed-in user's own audit events. Scope self:read." })
   @RequiresScopes(Scope.SELF_READ)
-  async myAuditEvents(@Args(() => MyAuditEventsArgs) args: MyAuditEventsArgs, @Ctx() ctx: GraphQLContext): Promise<AuditEventConnection> {
+  async myAuditEvents(
+    @Args(() => MyAuditEventsArgs) args: MyAuditEventsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AuditEventConnection> {
     const { user } = await ctx.auth();
-    return toConnection(await this.audit.list(ctx.em, { subjectUserId: user.id }, args.first ?? MY_AUDIT_PAGE_DEFAULT, args.after));
+    return toConnection(
+      await this.audit.list(ctx.em, { subjectUserId: user.id }, args.first ?? MY_AUDIT_PAGE_DEFAULT, args.after),
+    );
   }
 }

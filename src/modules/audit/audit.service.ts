@@ -42,7 +42,12 @@ export class AuditService {
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last event seen. */
-  async list(em: EntityManager, filter: AuditFilter, first: number, after: string | null | undefined): Promise<Page<AuditEvent>> {
+  async list(
+    em: EntityManager,
+    filter: AuditFilter,
+    first: number,
+    after: string | null | undefined,
+  ): Promise<Page<AuditEvent>> {
     const where: Record<string, unknown> = {};
     if (filter.subjectUserId !== undefined) where.subjectUserId = filter.subjectUserId;
     if (filter.type !== undefined) where.type = filter.type;

@@ -4,6 +4,7 @@ import jwt from 'jsonwebtoken';
 import { epochSeconds, type Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
 import { scopesOf, type Role } from '../../permissions/roles';
+import { UUID } from '../users/user-input';
 
 const ALGORITHM = 'HS256';
 const TOKEN_TYPE = 'at+jwt';
@@ -68,6 +69,8 @@ export class AccessTokenService {
     if (
       typeof sub !== 'string' ||
       typeof sid !== 'string' ||
+      !UUID.test(sub) || // ids the database can look up: a signed token with another shape is refused, not an error
+      !UUID.test(sid) ||
       typeof jti !== 'string' ||
       typeof scope !== 'string' ||
       !Array.isArray(roles) ||

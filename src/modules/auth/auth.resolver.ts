@@ -25,8 +25,8 @@ export class AuthResolver {
     description:
       'Creates an unverified USER and emails it a VERIFY_EMAIL code; `verifyOtp` then signs it in.\n' +
       'For an email that already has a verified account the answer is the same, the account is untouched\n' +
-      'and its owner is emailed a notice instead. Re-registering a still-unverified email replaces its\n' +
-      'pending password and sends a fresh code.',
+      'and its owner is emailed a notice instead. The password is set when the code verifies the email. While\n' +
+      "an earlier registration's code is live, re-registering sends a code that verifies the email but sets no password.",
   })
   register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: GraphQLContext): Promise<CodeSent> {
     return this.auth.register(ctx.em, input, ctx.client);
@@ -34,8 +34,8 @@ export class AuthResolver {
 
   @Mutation(() => AuthPayload, {
     description:
-      'Email and password sign-in. INVALID_CREDENTIALS for an unknown email or a wrong password alike;\n' +
-      'EMAIL_NOT_VERIFIED (only with the right password) until the email is verified.',
+      'Email and password sign-in. INVALID_CREDENTIALS for an unknown email, a wrong password and an account\n' +
+      'whose email is not verified yet alike (it has no password until its code verifies it).',
   })
   async login(@Args(() => LoginArgs) { email, password }: LoginArgs, @Ctx() ctx: GraphQLContext): Promise<AuthPayload> {
     return deliver(ctx, await this.auth.login(ctx.em, email, password, ctx.client));
@@ -44,7 +44,10 @@ export class AuthResolver {
   @Mutation(() => CodeSent, {
     description: 'Emails a 6-digit code for `purpose`. Same answer for unknown emails (and then nothing is sent).',
   })
-  requestOtp(@Args(() => RequestOtpArgs) { email, purpose }: RequestOtpArgs, @Ctx() ctx: GraphQLContext): Promise<CodeSent> {
+  requestOtp(
+    @Args(() => RequestOtpArgs) { email, purpose }: RequestOtpArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CodeSent> {
     return this.auth.requestOtp(ctx.em, email, purpose, ctx.client);
   }
 
@@ -90,7 +93,10 @@ export class AuthResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
     const token = chooseRefreshToken(ctx, refreshToken);
-    const ended = await clearIfDead(token, this.auth.logout(ctx.em, token.value, () => ctx.auth(), ctx.client));
+    const ended = await clearIfDead(
+      token,
+      this.auth.logout(ctx.em, token.value, () => ctx.auth(), ctx.client),
+    );
     token.clearCookie?.();
     return ended;
   }
@@ -103,7 +109,10 @@ export class AuthResolver {
     return ended;
   }
 
-  @Mutation(() => Boolean, { description: 'Requires the current password; ends every other session of the user.' })
+  @Mutation(() => Boolean, {
+    description:
+      'Requires the current password (wrong ones count toward the sign-in lockout); ends every other session.',
+  })
   @RequiresScopes(Scope.SELF_WRITE)
   async changePassword(
     @Args(() => ChangePasswordArgs) { currentPassword, newPassword }: ChangePasswordArgs,
@@ -124,7 +133,10 @@ function chooseRefreshToken(ctx: GraphQLContext, argument: string | null | undef
   const cookie = ctx.refreshCookie;
   const fromCookie = cookie?.read() ?? null;
   const value = argument ?? fromCookie;
-  return { value, clearCookie: cookie !== null && value !== null && value === fromCookie ? () => cookie.clear() : null };
+  return {
+    value,
+    clearCookie: cookie !== null && value !== null && value === fromCookie ? () => cookie.clear() : null,
+  };
 }
 
 /** Clears the cookie when its token was refused for good (unknown, replayed, expired, revoked, or a disabled account). */

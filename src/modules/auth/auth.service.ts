@@ -4,11 +4,11 @@ import type { Clock } from '../../common/clock';
 import {
   AccountDisabledError,
   BadUserInputError,
-  EmailNotVerifiedError,
   InvalidCredentialsError,
   InvalidOtpError,
   UnauthenticatedError,
 } from '../../common/errors';
+import { networkKey } from '../../common/ip';
 import { failure, success, unwrap, type Outcome } from '../../common/outcome';
 import { Role } from '../../permissions/roles';
 import { AuditType } from '../audit/audit-event.entity';
@@ -19,9 +19,10 @@ import { User } from '../users/user.entity';
 import { normalizeEmail, normalizeFullName } from '../users/user-input';
 import { toUserView } from '../users/user.types';
 import type { AccessTokenService } from './access-token.service';
-import type { LockoutService } from './lockout.service';
+import { WRONG_CURRENT_PASSWORD, type LockoutService } from './lockout.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
 import type { Principal } from './authenticator';
+import { rememberNetwork } from './known-networks';
 import type { OtpCode } from './otp-code.entity';
 import type { OtpService } from './otp.service';
 import { OtpPurpose } from './otp-purpose';
@@ -38,37 +39,51 @@ export interface AuthDeps {
   readonly outbox: OutboxService;
   readonly audit: AuditService;
   readonly lockout: LockoutService;
+  /** PASSWORD_MIN_SCORE: the strength score (0–4) a new password needs. */
+  readonly passwordMinScore: number;
 }
 
 export class AuthService {
   constructor(private readonly deps: AuthDeps) {}
 
-  /** Creates or refreshes a pending account and emails a VERIFY_EMAIL code; same answer for a taken email. */
+  /**
+   * Creates or refreshes a pending account and emails a VERIFY_EMAIL code; same answer for a taken email.
+   * The pending password is kept on that code, not the account: the code sets it when it verifies the email.
+   */
   async register(em: EntityManager, input: RegisterInput, client: ClientInfo): Promise<CodeSent> {
     const email = normalizeEmail(input.email);
+    const network = networkKey(client.ip);
     const fullName = normalizeFullName(input.fullName);
-    assertPasswordPolicy(input.password, 'password');
+    assertPasswordPolicy(input.password, 'password', { email, fullName, minScore: this.deps.passwordMinScore });
     // Hashed on every path, so a taken email answers as slowly as a new one.
     const passwordHash = await this.deps.passwords.hash(input.password);
     const sent = await em.transactional(async (tx) => {
-      const issued = await this.deps.otp.issue(tx, email, OtpPurpose.VERIFY_EMAIL, async () => {
+      const issued = await this.deps.otp.issue(tx, email, OtpPurpose.VERIFY_EMAIL, network, async () => {
         const now = this.deps.clock.now();
         const user = await tx.findOne(User, { email });
         if (user?.emailVerified) {
           this.deps.outbox.enqueue(tx, email, alreadyRegisteredEmail());
-          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail: 'already verified: notice sent' });
+          this.deps.audit.record(tx, client, {
+            type: AuditType.REGISTER,
+            subjectUserId: user.id,
+            email,
+            detail: 'already verified: notice sent',
+          });
           return null; // a placeholder code keeps the resend interval; it is never sent
         }
         if (user) {
-          user.passwordHash = passwordHash;
+          // While another registration's code is live (from any network, this one's too), this code verifies the
+          // email but sets no password: nobody can put their password behind the code the inbox's owner enters.
+          const pending = await this.deps.otp.hasPendingPassword(tx, email);
           if (fullName !== null) user.fullName = fullName;
           user.updatedAt = now;
-          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail: 'pending account renewed' });
-          return user.id;
+          const detail = pending ? 'pending account renewed: code sets no password' : 'pending account renewed';
+          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail });
+          return { userId: user.id, passwordHash: pending ? null : passwordHash };
         }
         const created = tx.create(User, {
           email,
-          passwordHash,
+          passwordHash: null,
           fullName,
           emailVerified: false,
           active: true,
@@ -76,8 +91,13 @@ export class AuthService {
           createdAt: now,
           updatedAt: now,
         });
-        this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: created.id, email, detail: 'created' });
-        return created.id;
+        this.deps.audit.record(tx, client, {
+          type: AuditType.REGISTER,
+          subjectUserId: created.id,
+          email,
+          detail: 'created',
+        });
+        return { userId: created.id, passwordHash };
       });
       if (issued.userId !== null) {
         this.deps.outbox.enqueue(tx, email, codeEmail(OtpPurpose.VERIFY_EMAIL, issued.code, issued.expiresIn));
@@ -91,15 +111,25 @@ export class AuthService {
   /** Emails a code for `purpose` to the account of `email`; for an unknown email nothing is sent. */
   async requestOtp(em: EntityManager, rawEmail: string, purpose: OtpPurpose, client: ClientInfo): Promise<CodeSent> {
     const email = normalizeEmail(rawEmail);
+    const network = networkKey(client.ip);
     const sent = await em.transactional(async (tx) => {
-      const issued = await this.deps.otp.issue(tx, email, purpose, async () => {
+      const issued = await this.deps.otp.issue(tx, email, purpose, network, async () => {
         const user = await tx.findOne(User, { email }, { fields: ['id'] });
-        return user?.id ?? null;
+        if (user === null) return null;
+        // A VERIFY_EMAIL resend continues this network's registration: it carries that code's password.
+        const passwordHash =
+          purpose === OtpPurpose.VERIFY_EMAIL ? await this.deps.otp.pendingPasswordOf(tx, email, network) : null;
+        return { userId: user.id, passwordHash };
       });
       if (issued.userId !== null) {
         this.deps.outbox.enqueue(tx, email, codeEmail(purpose, issued.code, issued.expiresIn));
       }
-      this.deps.audit.record(tx, client, { type: AuditType.OTP_REQUESTED, subjectUserId: issued.userId, email, detail: purpose });
+      this.deps.audit.record(tx, client, {
+        type: AuditType.OTP_REQUESTED,
+        subjectUserId: issued.userId,
+        email,
+        detail: purpose,
+      });
       return issued;
     });
     this.deps.outbox.notifyCommitted();
@@ -111,24 +141,39 @@ export class AuthService {
     assertPasswordLength(password, 'password');
     await this.deps.lockout.check(em, email);
     const user = await em.findOne(User, { email });
-    // One bcrypt comparison on every path (a dummy hash when there is no account) keeps timing equal.
-    const matches = await this.deps.passwords.verify(password, user?.passwordHash ?? null);
+    // One bcrypt comparison on every path (a dummy hash when there is no account) keeps timing equal. An
+    // unverified account has no password yet (it waits on its registration's code) and answers like an unknown
+    // email, so register-then-login cannot tell a new email from a taken one.
+    const matches = await this.deps.passwords.verify(password, user?.emailVerified ? user.passwordHash : null);
     const refusal =
-      user === null || !matches
-        ? { error: new InvalidCredentialsError(), reason: user === null ? 'unknown email' : 'wrong password' }
-        : !user.emailVerified
-          ? { error: new EmailNotVerifiedError(), reason: 'email not verified' }
-          : !user.active
-            ? { error: new AccountDisabledError(), reason: 'account disabled' }
-            : null;
+      user === null || !user.emailVerified || !matches
+        ? {
+            error: new InvalidCredentialsError(),
+            reason: user === null ? 'unknown email' : !user.emailVerified ? 'email not verified' : 'wrong password',
+          }
+        : !user.active
+          ? { error: new AccountDisabledError(), reason: 'account disabled' }
+          : null;
     if (refusal !== null) {
-      this.deps.audit.record(em, client, { type: AuditType.LOGIN_FAILED, subjectUserId: user?.id, email, detail: refusal.reason });
+      this.deps.audit.record(em, client, {
+        type: AuditType.LOGIN_FAILED,
+        subjectUserId: user?.id,
+        email,
+        detail: refusal.reason,
+      });
       await em.flush();
       throw refusal.error;
     }
     const issued = this.deps.sessions.create(em, user!, client);
-    this.deps.audit.record(em, client, { type: AuditType.LOGIN_SUCCEEDED, actorUserId: user!.id, subjectUserId: user!.id, email, detail: 'password' });
+    this.deps.audit.record(em, client, {
+      type: AuditType.LOGIN_SUCCEEDED,
+      actorUserId: user!.id,
+      subjectUserId: user!.id,
+      email,
+      detail: 'password',
+    });
     await em.flush();
+    await rememberNetwork(em, user!.id, networkKey(client.ip), this.deps.clock.now());
     return this.payload(issued);
   }
 
@@ -144,18 +189,27 @@ export class AuthService {
       throw new BadUserInputError('purpose', ['RESET_PASSWORD codes are used with resetPassword']);
     }
     const email = normalizeEmail(rawEmail);
+    const network = networkKey(client.ip);
     const outcome = await em.transactional(async (tx) => {
-      const consumed = await this.consumeCode(tx, email, purpose, code, client);
+      const consumed = await this.consumeCode(tx, email, purpose, network, code, client);
       if (!consumed.ok) return consumed;
-      const user = consumed.value;
+      const { user, otp } = consumed.value;
       if (!user.emailVerified) {
+        // A VERIFY_EMAIL code sets the password of its own registration (none when it carries none); a LOGIN
+        // code proves the email but not who chose any password, so it sets none.
+        user.passwordHash = purpose === OtpPurpose.VERIFY_EMAIL ? otp.passwordHash : null;
         user.emailVerified = true;
-        // A LOGIN code proves the email but not who chose the pending password: drop it, so that whoever
-        // registered this address first cannot sign in with it once the owner has verified.
-        if (purpose === OtpPurpose.LOGIN) user.passwordHash = null;
         user.updatedAt = this.deps.clock.now();
+        await this.deps.otp.retireAll(tx, email, OtpPurpose.VERIFY_EMAIL); // other registrations end here
       }
-      this.deps.audit.record(tx, client, { type: AuditType.LOGIN_SUCCEEDED, actorUserId: user.id, subjectUserId: user.id, email, detail: `code (${purpose})` });
+      await rememberNetwork(tx, user.id, network, this.deps.clock.now());
+      this.deps.audit.record(tx, client, {
+        type: AuditType.LOGIN_SUCCEEDED,
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        email,
+        detail: `code (${purpose})`,
+      });
       return success(this.deps.sessions.create(tx, user, client));
     });
     return this.payload(unwrap(outcome));
@@ -170,17 +224,31 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<boolean> {
     const email = normalizeEmail(rawEmail);
-    assertPasswordPolicy(newPassword, 'newPassword');
+    // The name is not read before the code is spent: the email is the context here.
+    assertPasswordPolicy(newPassword, 'newPassword', { email, minScore: this.deps.passwordMinScore });
     const passwordHash = await this.deps.passwords.hash(newPassword);
     const outcome = await em.transactional(async (tx) => {
-      const consumed = await this.consumeCode(tx, email, OtpPurpose.RESET_PASSWORD, code, client);
+      const consumed = await this.consumeCode(
+        tx,
+        email,
+        OtpPurpose.RESET_PASSWORD,
+        networkKey(client.ip),
+        code,
+        client,
+      );
       if (!consumed.ok) return consumed;
-      const user = consumed.value;
+      const { user } = consumed.value;
+      if (!user.emailVerified) await this.deps.otp.retireAll(tx, email, OtpPurpose.VERIFY_EMAIL);
       user.passwordHash = passwordHash;
       user.emailVerified = true;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
-      this.deps.audit.record(tx, client, { type: AuditType.PASSWORD_RESET, actorUserId: user.id, subjectUserId: user.id, email });
+      this.deps.audit.record(tx, client, {
+        type: AuditType.PASSWORD_RESET,
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        email,
+      });
       return success(true);
     });
     return unwrap(outcome);
@@ -196,14 +264,34 @@ export class AuthService {
     assertPasswordLength(currentPassword, 'currentPassword');
     const user = await em.findOne(User, principal.user.id);
     if (user === null) throw new UnauthenticatedError();
-    if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) throw new InvalidCredentialsError();
-    assertPasswordPolicy(newPassword, 'newPassword');
+    // The login protections: the account's lockout counts these guesses too, and each is audited.
+    await this.deps.lockout.check(em, user.email);
+    if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) {
+      this.deps.audit.record(em, client, {
+        type: AuditType.LOGIN_FAILED,
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        email: user.email,
+        detail: WRONG_CURRENT_PASSWORD,
+      });
+      await em.flush();
+      throw new InvalidCredentialsError();
+    }
+    assertPasswordPolicy(newPassword, 'newPassword', {
+      email: user.email,
+      fullName: user.fullName,
+      minScore: this.deps.passwordMinScore,
+    });
     user.passwordHash = await this.deps.passwords.hash(newPassword);
     user.updatedAt = this.deps.clock.now();
     await em.transactional(async (tx) => {
       tx.persist(user);
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.sessionId);
-      this.deps.audit.record(tx, client, { type: AuditType.PASSWORD_CHANGED, actorUserId: user.id, subjectUserId: user.id });
+      this.deps.audit.record(tx, client, {
+        type: AuditType.PASSWORD_CHANGED,
+        actorUserId: user.id,
+        subjectUserId: user.id,
+      });
     });
     return true;
   }
@@ -226,7 +314,12 @@ export class AuthService {
     if (session === null) throw new UnauthenticatedError('Refresh token is not valid');
     this.deps.sessions.end(session, this.deps.clock.now(), 'logout');
     const userId = session.user.id;
-    this.deps.audit.record(em, client, { type: AuditType.LOGOUT, actorUserId: userId, subjectUserId: userId, detail: `session ${session.id}` });
+    this.deps.audit.record(em, client, {
+      type: AuditType.LOGOUT,
+      actorUserId: userId,
+      subjectUserId: userId,
+      detail: `session ${session.id}`,
+    });
     await em.flush();
     return true;
   }
@@ -247,22 +340,34 @@ export class AuthService {
     tx: EntityManager,
     email: string,
     purpose: OtpPurpose,
+    network: string,
     code: string,
     client: ClientInfo,
-  ): Promise<Outcome<User>> {
-    const consumed: Outcome<OtpCode> = await this.deps.otp.consume(tx, email, purpose, code);
+  ): Promise<Outcome<{ user: User; otp: OtpCode }>> {
+    const consumed: Outcome<OtpCode> = await this.deps.otp.consume(tx, email, purpose, network, code);
     if (!consumed.ok) {
       if (!(consumed.error instanceof BadUserInputError)) {
         const owner = await tx.findOne(User, { email }, { fields: ['id'] });
-        this.deps.audit.record(tx, client, { type: AuditType.OTP_REJECTED, subjectUserId: owner?.id, email, detail: purpose });
+        this.deps.audit.record(tx, client, {
+          type: AuditType.OTP_REJECTED,
+          subjectUserId: owner?.id,
+          email,
+          detail: purpose,
+        });
       }
       return consumed;
     }
     const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
     if (user === null) return failure(new InvalidOtpError());
-    this.deps.audit.record(tx, client, { type: AuditType.OTP_ACCEPTED, actorUserId: user.id, subjectUserId: user.id, email, detail: purpose });
+    this.deps.audit.record(tx, client, {
+      type: AuditType.OTP_ACCEPTED,
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      email,
+      detail: purpose,
+    });
     if (!user.active) return failure(new AccountDisabledError());
-    return success(user);
+    return success({ user, otp: consumed.value });
   }
 
   private payload(issued: IssuedSession): AuthPayload {

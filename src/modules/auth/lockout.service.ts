@@ -1,6 +1,7 @@
 // Password sign-in lockout per account: after 10 wrong passwords for one email within 15 minutes (from any
-// IP), password sign-in waits 30 s, doubling with each further failure up to 15 minutes. Counted from the
-// audit trail, so every instance sees the same count. It never blocks code sign-in or password reset;
+// IP; login and changePassword alike), password sign-in and changePassword wait 30 s, doubling with each further
+// failure up to 15 minutes. Counted from the audit trail, so every instance sees the same count. It never blocks
+// code sign-in or password reset;
 // a successful sign-in or an admin's unlockUser starts the count afresh. Unknown emails are treated alike.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
@@ -12,8 +13,14 @@ export const LOCKOUT_WINDOW_MS = 15 * 60_000;
 export const LOCKOUT_FIRST_DELAY_MS = 30_000;
 export const LOCKOUT_MAX_DELAY_MS = 15 * 60_000;
 
-/** LOGIN_FAILED details that are wrong guesses (not right passwords refused for another reason). */
-export const GUESS_FAILURES = ['wrong password', 'unknown email'];
+/** The LOGIN_FAILED detail of a wrong current password given to changePassword. */
+export const WRONG_CURRENT_PASSWORD = 'wrong current password';
+
+/**
+ * LOGIN_FAILED details that are guesses (not right passwords refused for another reason). An unverified account
+ * answers like an unknown email, so it counts alike; so do changePassword's wrong current passwords.
+ */
+export const GUESS_FAILURES = ['wrong password', 'unknown email', 'email not verified', WRONG_CURRENT_PASSWORD];
 
 export class LockoutService {
   constructor(private readonly clock: Clock) {}

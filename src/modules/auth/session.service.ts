@@ -56,7 +56,8 @@ const ROTATE_CURRENT = `with old as (
 select r.id as session_id, u.id, u.email, u.full_name, u.email_verified, u.active, u.roles, u.created_at
 from rotated r join users u on u.id = r.user_id`;
 
-export type RevokeReason = 'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'password_reset' | 'refresh_token_reuse' | 'deactivated';
+export type RevokeReason =
+  'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'password_reset' | 'refresh_token_reuse' | 'deactivated';
 
 export interface SessionSettings {
   readonly refreshKey: KeyObject;
@@ -142,13 +143,29 @@ export class SessionService {
   }
 
   /** ROTATE_CURRENT; null when it does not apply (the general path then decides). */
-  private async rotateCurrent(em: EntityManager, refreshToken: string, hash: string, client: ClientInfo): Promise<IssuedSession | null> {
+  private async rotateCurrent(
+    em: EntityManager,
+    refreshToken: string,
+    hash: string,
+    client: ClientInfo,
+  ): Promise<IssuedSession | null> {
     const now = this.clock.now();
     const nonce = randomToken(16);
     const successor = hmac(this.settings.refreshKey, `${refreshToken}.${nonce}`);
     const [row] = await em
       .getConnection()
-      .execute<RotatedRow[]>(ROTATE_CURRENT, [hash, now, now, hash, sha256(successor), nonce, now, now, client.ip, client.userAgent]);
+      .execute<RotatedRow[]>(ROTATE_CURRENT, [
+        hash,
+        now,
+        now,
+        hash,
+        sha256(successor),
+        nonce,
+        now,
+        now,
+        client.ip,
+        client.userAgent,
+      ]);
     if (row === undefined) return null;
     const user: PrincipalUser = {
       id: row.id,
@@ -196,7 +213,12 @@ export class SessionService {
     );
     if (ended === 0) return false;
     this.cache.evictSession(sessionId);
-    this.audit.record(em, client, { type: AuditType.SESSION_REVOKED, actorUserId: userId, subjectUserId: userId, detail: `session ${sessionId}` });
+    this.audit.record(em, client, {
+      type: AuditType.SESSION_REVOKED,
+      actorUserId: userId,
+      subjectUserId: userId,
+      detail: `session ${sessionId}`,
+    });
     await em.flush();
     return true;
   }
@@ -248,6 +270,10 @@ export class SessionService {
   }
 
   private recordReuse(em: EntityManager, sessionId: string, userId: string, client: ClientInfo): void {
-    this.audit.record(em, client, { type: AuditType.REFRESH_TOKEN_REUSE, subjectUserId: userId, detail: `session ${sessionId} ended` });
+    this.audit.record(em, client, {
+      type: AuditType.REFRESH_TOKEN_REUSE,
+      subjectUserId: userId,
+      detail: `session ${sessionId} ended`,
+    });
   }
 }

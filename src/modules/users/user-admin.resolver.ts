@@ -19,7 +19,10 @@ export class UserAdminResolver {
 
   @Query(() => UserConnection, { description: 'Scope users:read.' })
   @RequiresScopes(Scope.USERS_READ)
-  async users(@Args(() => UsersArgs) { first, after, filter }: UsersArgs, @Ctx() ctx: GraphQLContext): Promise<UserConnection> {
+  async users(
+    @Args(() => UsersArgs) { first, after, filter }: UsersArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UserConnection> {
     const page = await this.admin.list(ctx.em, filter ?? {}, first ?? USERS_PAGE_DEFAULT, after);
     return {
       edges: page.items.map(({ node, cursor }) => ({ cursor, node: toUserView(node) })),
@@ -39,7 +42,10 @@ export class UserAdminResolver {
     description: 'Scope roles:write. A user keeps at least one role; the last ADMIN cannot lose ADMIN.',
   })
   @RequiresScopes(Scope.ROLES_WRITE)
-  async setUserRoles(@Args(() => SetUserRolesArgs) { userId, roles }: SetUserRolesArgs, @Ctx() ctx: GraphQLContext): Promise<UserView> {
+  async setUserRoles(
+    @Args(() => SetUserRolesArgs) { userId, roles }: SetUserRolesArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UserView> {
     return toUserView(await this.admin.setRoles(ctx.em, await actorOf(ctx), checkUuid(userId, 'userId'), roles));
   }
 
@@ -55,7 +61,10 @@ export class UserAdminResolver {
     description: 'Scope users:write. Deactivating ends every session of that user at once.',
   })
   @RequiresScopes(Scope.USERS_WRITE)
-  async setUserActive(@Args(() => SetUserActiveArgs) { userId, active }: SetUserActiveArgs, @Ctx() ctx: GraphQLContext): Promise<UserView> {
+  async setUserActive(
+    @Args(() => SetUserActiveArgs) { userId, active }: SetUserActiveArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UserView> {
     return toUserView(await this.admin.setActive(ctx.em, await actorOf(ctx), checkUuid(userId, 'userId'), active));
   }
 }

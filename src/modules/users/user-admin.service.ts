@@ -7,6 +7,7 @@ import { keysetPage } from '../../database/keyset-page';
 import { Role } from '../../permissions/roles';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
+import { clearCodeCounters } from '../auth/otp.service';
 import type { PasswordService } from '../auth/password.service';
 import type { ClientInfo, SessionService } from '../auth/session.service';
 import { checkSearchText, UUID } from './user-input';
@@ -23,16 +24,25 @@ export interface Actor {
   readonly client: ClientInfo | null;
 }
 
+/** Told after an admin's unlock, to clear counters kept outside the database (the request limits' email keys). */
+export type UnlockHook = (email: string) => Promise<void>;
+
 export class UserAdminService {
   constructor(
     private readonly clock: Clock,
     private readonly sessions: SessionService,
     private readonly audit: AuditService,
     private readonly passwords: PasswordService,
+    private readonly onUnlock: UnlockHook = async () => {},
   ) {}
 
   /** Oldest first, by (createdAt, id); `first` is capped at 100. */
-  async list(em: EntityManager, filter: UserFilterInput, first: number, after: string | null | undefined): Promise<Page<User>> {
+  async list(
+    em: EntityManager,
+    filter: UserFilterInput,
+    first: number,
+    after: string | null | undefined,
+  ): Promise<Page<User>> {
     const where: Record<string, unknown> = {};
     if (filter.email) {
       const needle = checkSearchText(filter.email.trim().toLowerCase(), 'filter.email');
@@ -99,16 +109,23 @@ export class UserAdminService {
     });
   }
 
-  /** Clears a password sign-in lockout (lockout.service.ts counts failures since the last unlock). */
+  /**
+   * Clears every counter of the account: the password lockout (lockout.service.ts counts failures since the last
+   * unlock), the wrong-code budgets and strangers' pools (otp.service.ts), and through `onUnlock` the request limits.
+   */
   async unlock(em: EntityManager, actor: Actor, userId: string): Promise<User> {
-    const user = await this.mustFind(em, userId);
-    this.audit.record(em, actor.client, {
-      type: AuditType.ACCOUNT_UNLOCKED,
-      actorUserId: actor.userId,
-      subjectUserId: user.id,
-      email: user.email,
+    const user = await em.transactional(async (tx) => {
+      const found = await this.mustFind(tx, userId);
+      this.audit.record(tx, actor.client, {
+        type: AuditType.ACCOUNT_UNLOCKED,
+        actorUserId: actor.userId,
+        subjectUserId: found.id,
+        email: found.email,
+      });
+      await clearCodeCounters(tx, found.email);
+      return found;
     });
-    await em.flush();
+    await this.onUnlock(user.email);
     return user;
   }
 
@@ -116,7 +133,11 @@ export class UserAdminService {
    * For `npm run admin:create`: promotes the account of `email` to ADMIN (verified, active), or creates a
    * verified ADMIN with `password`. Returns whether it created the account.
    */
-  async createOrPromoteAdmin(em: EntityManager, email: string, password: () => Promise<string>): Promise<{ user: User; created: boolean }> {
+  async createOrPromoteAdmin(
+    em: EntityManager,
+    email: string,
+    password: () => Promise<string>,
+  ): Promise<{ user: User; created: boolean }> {
     const existing = await em.findOne(User, { email });
     const now = this.clock.now();
     if (existing) {
@@ -144,7 +165,11 @@ export class UserAdminService {
       createdAt: now,
       updatedAt: now,
     });
-    this.audit.record(em, null, { type: AuditType.ROLES_CHANGED, subjectUserId: user.id, detail: '-> ADMIN (command line)' });
+    this.audit.record(em, null, {
+      type: AuditType.ROLES_CHANGED,
+      subjectUserId: user.id,
+      detail: '-> ADMIN (command line)',
+    });
     await em.flush();
     return { user, created: true };
   }
@@ -155,7 +180,12 @@ export class UserAdminService {
     return user;
   }
 
-  private async assertAnotherActiveAdmin(em: EntityManager, exceptId: string, field: string, reason: string): Promise<void> {
+  private async assertAnotherActiveAdmin(
+    em: EntityManager,
+    exceptId: string,
+    field: string,
+    reason: string,
+  ): Promise<void> {
     const others = await em.count(User, { id: { $ne: exceptId }, active: true, roles: { $contains: [Role.ADMIN] } });
     if (others === 0) throw new BadUserInputError(field, [reason]);
   }

@@ -1,0 +1,30 @@
+// Client IP addresses in one written form, whatever the socket or X-Forwarded-For gave: sessions, audit events,
+// logs and rate-limit keys all see the same string for the same client.
+import { isIPv6 } from 'node:net';
+import { ipKeyGenerator } from 'express-rate-limit';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * The canonical text of an IP address: an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, which a dual-stack
+ * socket reports for every IPv4 client) as plain IPv4 (`127.0.0.1`), IPv6 compressed and lower-case
+ * (`2001:db8::1`). Something that is not an address is returned as it is; no address at all gives null.
+ */
+export function canonicalIp(ip: string | null | undefined): string | null {
+  if (ip === undefined || ip === null || ip === '') return null;
+  try {
+    return ipaddr.process(ip).toString();
+  } catch {
+    return ip;
+  }
+}
+
+/**
+ * The key per-client counters and one-time codes are kept under: an IPv4 address as it is (IPv4-mapped folded to
+ * IPv4), an IPv6 address by its /64 — the smallest block one subscriber line or host is given, so rotating
+ * addresses inside it stays one client while two subscribers never share a key; `unknown` without an address.
+ */
+export function networkKey(ip: string | null | undefined): string {
+  const canonical = canonicalIp(ip);
+  if (canonical === null) return 'unknown';
+  return isIPv6(canonical) ? ipKeyGenerator(canonical, 64) : canonical;
+}

@@ -1,0 +1,154 @@
+// The limit counters on Redis (rate-limit/store.ts, server/readiness.ts): one integer per key and window counted
+// atomically by a Lua script, so two instances never let more through than the limit; counters expire with
+// their window; a Redis that hangs (SIGSTOP) costs a request at most the 200 ms command timeout, after which
+// counting is in memory and /readyz says so, until Redis answers again. Runs its own redis-server.
+import Redis from 'ioredis';
+import { realPostgresUrl } from './helpers/real-postgres';
+import { RedisServer, redisServerAvailable } from './helpers/redis-server';
+import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+
+const WRONG = 'Wrong-Horse-9!';
+const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
+const hasRedis = redisServerAvailable('tests/limit-store-redis.test.ts');
+// Two in-process servers need a database each: the real PostgreSQL (one PGlite per worker cannot hold two).
+const postgres = hasRedis ? realPostgresUrl('tests/limit-store-redis.test.ts') : undefined;
+
+let emailCounter = 0;
+const freshEmail = (tag: string): string => `store-${tag}-${++emailCounter}.${Date.now()}@example.com`;
+
+/** A login with a wrong password at `url`; gives up (and fails the test) after `timeoutMs`. */
+async function loginAt(url: string, email: string, timeoutMs = 60_000): Promise<GraphQLResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: LOGIN, variables: { e: email, p: WRONG } }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { ...((await res.json()) as GraphQLResponse), status: res.status };
+}
+
+async function readyz(graphqlUrl: string): Promise<{ status: number; checks: Record<string, string> }> {
+  const res = await fetch(`${new URL(graphqlUrl).origin}/readyz`, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
+}
+
+/** Polls `check` every 100 ms until it returns true; fails after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await check());) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const isReady = (url: string) => async () => (await readyz(url)).status === 200;
+
+(hasRedis ? describe : describe.skip)('limit counters on Redis', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  (postgres ? it : it.skip)(
+    'two instances on one Redis: 50 concurrent logins against a 7-per-minute email limit let exactly 7 through',
+    async () => {
+      // Two in-process servers, each with a database of its own on the real PostgreSQL, sharing only Redis.
+      const env = { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '7/1m' };
+      const apps: TestApp[] = [];
+      try {
+        apps.push(await startTestApp({ env, postgres }), await startTestApp({ env, postgres }));
+        for (const app of apps) await until('the instance to be ready', isReady(app.url));
+        const email = freshEmail('race');
+        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => loginAt(apps[i % 2]!.url, email)));
+        const codes = answers.map(errorCode);
+        expect(codes.filter((c) => c === 'INVALID_CREDENTIALS')).toHaveLength(7);
+        expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(43);
+        // One integer in Redis, not a list: the refused 43 were not counted.
+        expect(await client.get(`limit:{${email}}:login-email`)).toBe('7');
+        for (const app of apps) expect(app.server.limits.memory.size).toBe(0); // memory is for Redis failures only
+      } finally {
+        for (const app of apps) await app.stop();
+      }
+    },
+    120_000,
+  );
+
+  describe('one instance', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '2/5s' } });
+      await until('the instance to be ready', isReady(app.url));
+    });
+    afterAll(async () => {
+      await app?.stop();
+    });
+
+    it('keeps a counter that expires with its window, then counts the same caller from 1 again', async () => {
+      const email = freshEmail('expiry');
+      const key = `limit:{${email}}:login-email`;
+      for (let i = 0; i < 2; i++) expect(errorCode(await loginAt(app.url, email))).toBe('INVALID_CREDENTIALS');
+      expect(errorCode(await loginAt(app.url, email))).toBe('RATE_LIMITED');
+      const ttl = await client.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(5000);
+      await until('the counter to expire', async () => (await client.exists(key)) === 0);
+      expect(errorCode(await loginAt(app.url, email))).toBe('INVALID_CREDENTIALS');
+      expect(await client.get(key)).toBe('1');
+    });
+
+    it('resetEmail deletes every counter of that email in Redis, and no other', async () => {
+      const [victim, other] = [freshEmail('unlock'), freshEmail('bystander')];
+      for (const email of [victim, other]) expect(errorCode(await loginAt(app.url, email))).toBe('INVALID_CREDENTIALS');
+      expect((await client.keys(`limit:{${victim}}:*`)).sort()).toEqual([
+        `limit:{${victim}}:login-email`,
+        `limit:{${victim}}:login-ip-email:127.0.0.1`,
+      ]);
+      await app.server.limits.resetEmail(victim.toUpperCase());
+      expect(await client.keys(`limit:{${victim}}:*`)).toEqual([]);
+      expect(await client.keys(`limit:{${other}}:*`)).toHaveLength(2);
+    });
+  });
+
+  describe('a hung Redis', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/1m' } });
+      await until('the instance to be ready', isReady(app.url));
+    });
+    afterAll(async () => {
+      redis.resume(); // in case a failed test left it stopped
+      await app?.stop();
+    });
+
+    it('(SIGSTOP): requests are answered and counted in memory, /readyz says so; after SIGCONT counting is back in Redis', async () => {
+      const email = freshEmail('hung');
+      redis.pause();
+      try {
+        const codes: Array<string | undefined> = [];
+        // Each login is answered (without the command timeout each waits for Redis for minutes) and limited in memory.
+        for (let i = 0; i < 4; i++) codes.push(errorCode(await loginAt(app.url, email, 20_000)));
+        expect(codes).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+        expect(app.server.limits.degraded).toBe(true);
+        expect(app.server.limits.memory.count(`limit:{${email}}:login-ip-email:127.0.0.1`)).toBe(3);
+
+        const down = await readyz(app.url);
+        expect(down.status).toBe(503);
+        expect(down.checks.redis).toMatch(/^degraded: Redis not answering/);
+      } finally {
+        redis.resume();
+      }
+      await until('/readyz to answer 200 again', isReady(app.url));
+      expect(app.server.limits.degraded).toBe(false);
+      expect(app.server.limits.memory.size).toBe(0);
+      const after = freshEmail('resumed');
+      expect(errorCode(await loginAt(app.url, after))).toBe('INVALID_CREDENTIALS');
+      expect(await client.get(`limit:{${after}}:login-ip-email:127.0.0.1`)).toBe('1');
+      expect(app.server.limits.memory.size).toBe(0);
+    }, 60_000);
+  });
+});
