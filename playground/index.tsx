@@ -6,6 +6,7 @@ import { createRoot } from 'react-dom/client';
 import 'graphiql/style.css';
 import './playground.css';
 import { EXAMPLE_TABS } from './operations';
+import { playgroundStorage } from './storage';
 
 /** Worker bundle file names (hashed), set by the build script; they sit beside this bundle. */
 declare const PLAYGROUND_WORKERS: { readonly editor: string; readonly json: string; readonly graphql: string };
@@ -28,18 +29,11 @@ const fetcher = createGraphiQLFetcher({
   enableIncrementalDelivery: false,
 });
 
-/** No tabs stored by an earlier visit (GraphiQL keeps them in localStorage under this key). */
-function firstVisit(): boolean {
-  try {
-    return window.localStorage.getItem('graphiql:tabState') === null;
-  } catch {
-    return true; // storage disabled: GraphiQL starts from the default tabs every time
-  }
-}
-
-// GraphiQL 5.4 opens the first default tab with its query but empty variables and headers editors; on a
-// first visit, hand it that tab's own (later, its stored state is restored as it should be).
-const first = firstVisit() ? EXAMPLE_TABS[0] : undefined;
+// Tabs, variables, headers and history live in this page's memory only (they hold passwords and tokens), so every
+// visit starts from the example tabs. GraphiQL 5.4 opens the first default tab with its query but empty variables
+// and headers editors: hand it that tab's own.
+const storage = playgroundStorage();
+const [first] = EXAMPLE_TABS;
 
 createRoot(document.getElementById('playground')!).render(
   <GraphiQL
@@ -50,6 +44,7 @@ createRoot(document.getElementById('playground')!).render(
     defaultEditorToolsVisibility="variables"
     isHeadersEditorEnabled
     shouldPersistHeaders={false}
+    storage={storage}
   >
     <GraphiQL.Logo>Portcullis</GraphiQL.Logo>
   </GraphiQL>,

@@ -1,8 +1,10 @@
 // `npm run admin:create -- --email a@b.c`: creates a verified ADMIN, or promotes an existing account.
 // The password (for a new account) is prompted for on a terminal, or read from the first line of stdin.
-// It opens the database of DATABASE_URL, or the embedded one under DATA_DIR (stop the server first).
+// It opens the database of DATABASE_URL, or the embedded one under DATA_DIR, which it refuses while a server holds it.
 import 'reflect-metadata';
+import '../src/config/env-file'; // loads .env before anything reads process.env
 import { createInterface } from 'node:readline';
+import { OperatorError } from '../src/config/config-helpers';
 import { loadConfig } from '../src/config/config';
 import { systemClock } from '../src/common/clock';
 import { deriveKeys } from '../src/common/keys';
@@ -44,13 +46,13 @@ async function main(): Promise<void> {
   if (!rawEmail) throw new Error('usage: npm run admin:create -- --email admin@example.com');
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, undefined, { holder: 'npm run admin:create' });
   const services = createServices(config, deriveKeys(config.jwtSecret), systemClock);
   try {
     const { userAdmin } = services;
     const { user, created } = await userAdmin.createOrPromoteAdmin(db.orm.em.fork(), email, async () => {
       const password = await readPassword();
-      assertPasswordPolicy(password, 'password');
+      assertPasswordPolicy(password, 'password', { email, minScore: config.passwordMinScore });
       return password;
     });
     console.log(`${created ? 'created' : 'promoted'} ${user.email} (${user.id}) with roles ${user.roles.join(', ')}`);
@@ -61,6 +63,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`admin:create failed: ${err instanceof Error ? err.message : String(err)}`);
+  // A refusal (bad value, DATA_DIR in use, no such database) is its own line; anything else says what failed.
+  console.error(
+    err instanceof OperatorError
+      ? err.message
+      : `admin:create failed: ${err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(1);
 });

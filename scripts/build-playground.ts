@@ -1,7 +1,7 @@
 // Bundles the playground (playground/index.tsx: GraphiQL, React, monaco and its three web workers) with
 // esbuild into dist/playground, where src/server/playground.ts serves it: nothing is loaded from a CDN.
-// `npm run build` runs it (and skips it when the bundle is up to date); `npm run build:playground` forces it.
-import { build, type Metafile, type Plugin } from 'esbuild';
+// `npm run build` runs it (skipped when the bundle is newer than its sources); `npm run build:playground` forces it.
+import type { Metafile, Plugin } from 'esbuild';
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import {
@@ -10,7 +10,7 @@ import {
   playgroundDir,
   projectRoot,
   type PlaygroundManifest,
-} from '../src/server/playground';
+} from '../src/server/playground-files';
 
 /** Monaco's worker entry points, by the label monaco asks for (see playground/index.tsx). */
 const WORKERS = {
@@ -71,6 +71,7 @@ export async function buildPlayground(dir = playgroundDir()): Promise<Playground
 
 /** The workers first (the page needs their hashed names), then the page, its chunks and style sheet. */
 async function bundle(root: string, out: string): Promise<void> {
+  const { build } = await import('esbuild'); // loaded only to build: the up-to-date check runs on every npm start
   const assets = join(out, PLAYGROUND_ASSETS);
   const common = {
     absWorkingDir: root,
@@ -114,10 +115,14 @@ async function bundle(root: string, out: string): Promise<void> {
   writeFileSync(join(out, PLAYGROUND_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
-/** Newest modification time among what the bundle is made of: playground/, this script, the lock file. */
+/** Newest modification time among what the bundle is made of: playground/, this script, its constants, the lock file. */
 function newestSource(root: string): number {
   const sources = readdirSync(join(root, 'playground')).map((f) => join(root, 'playground', f));
-  sources.push(join(root, 'scripts', 'build-playground.ts'), join(root, 'package-lock.json'));
+  sources.push(
+    join(root, 'scripts', 'build-playground.ts'),
+    join(root, 'src', 'server', 'playground-files.ts'),
+    join(root, 'package-lock.json'),
+  );
   return Math.max(...sources.filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
 }
 
@@ -128,13 +133,15 @@ export async function ensurePlayground(dir = playgroundDir()): Promise<Playgroun
   return buildPlayground(dir);
 }
 
-// `--force` rebuilds even when the bundle is up to date (npm run build:playground).
+// `--force` rebuilds even when the bundle is up to date (npm run build:playground). Silent when there was nothing
+// to do, like tsc -b: `npm start`, `npm run migrate` and the rest print only their own lines then.
 if (require.main === module) {
   const where = relative(process.cwd(), playgroundDir()) || '.';
   (process.argv.includes('--force') ? buildPlayground() : ensurePlayground()).then(
     (b) => {
-      const mb = b && (b.bytes / 1024 / 1024).toFixed(1);
-      console.log(b ? `playground built in ${(b.ms / 1000).toFixed(1)} s: ${b.files} files, ${mb} MB in ${where}` : `playground up to date in ${where}`);
+      if (b === null) return;
+      const [s, mb] = [(b.ms / 1000).toFixed(1), (b.bytes / 1024 / 1024).toFixed(1)];
+      console.log(`playground built in ${s} s: ${b.files} files, ${mb} MB in ${where}`);
     },
     (err: unknown) => {
       console.error(err instanceof Error ? err.message : err);

@@ -1,17 +1,22 @@
-// `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database under DATA_DIR).
+// `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database under DATA_DIR) and
+// says which it applied, or "up to date".
 import 'reflect-metadata';
+import '../src/config/env-file'; // loads .env before anything reads process.env
+import { OperatorError } from '../src/config/config-helpers';
 import { loadConfig } from '../src/config/config';
 import { openDatabase } from '../src/database/database';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase(config); // applies pending migrations
-  const executed = await db.orm.getMigrator().getExecutedMigrations();
-  console.log(`migrations applied: ${executed.map((m) => m.name).join(', ') || 'none'}`);
+  const db = await openDatabase(config, undefined, { holder: 'npm run migrate' }); // applies pending migrations
   await db.close();
+  console.log(db.applied.length > 0 ? `applied: ${db.applied.join(', ')}` : 'up to date');
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  // A refusal (bad value, DATA_DIR in use, no such database) is its own line; anything else says what failed.
+  console.error(
+    err instanceof OperatorError ? err.message : `migrate failed: ${err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(1);
 });

@@ -1,6 +1,8 @@
 // Process entry: load config, create the server, listen, shut down cleanly on SIGTERM/SIGINT.
 import 'reflect-metadata';
-import { ConfigError } from './config/config-helpers';
+import './config/env-file'; // loads .env before anything reads process.env
+import type { AddressInfo } from 'node:net';
+import { OperatorError } from './config/config-helpers';
 import { loadConfig } from './config/config';
 import { createLogger, errorFields, prettyLogs } from './common/logger';
 import { createServer } from './server/create-server';
@@ -8,12 +10,36 @@ import { createServer } from './server/create-server';
 /** Past SHUTDOWN_TIMEOUT, the time closing Redis and the database may take before the process gives up. */
 const CLOSE_MARGIN_MS = 5000;
 
+/** The URL of the address actually bound (not "localhost"): what a reader can check against HOST. */
+function listeningOn({ address, family, port }: AddressInfo): string {
+  const host = family === 'IPv6' ? `[${address}]` : address;
+  const all = address === '0.0.0.0' || address === '::' ? ' (all interfaces)' : '';
+  return `http://${host}:${port}/graphql${all}`;
+}
+
+/** The address is taken or not this machine's: one line for the operator, not a stack. */
+function listenRefusal(err: unknown, host: string, port: number): OperatorError | undefined {
+  switch ((err as NodeJS.ErrnoException | null)?.code) {
+    case 'EADDRINUSE':
+      return new OperatorError(`${host}:${port} is already in use by another process; stop it or set another PORT`);
+    case 'EADDRNOTAVAIL':
+      return new OperatorError(`HOST ${host} is not an address of this machine`);
+    default:
+      return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, { pretty: prettyLogs(config.nodeEnv) });
+  for (const warning of config.warnings) logger.warn(warning);
   const server = await createServer(config, { logger });
-  const port = await server.listen(config.port);
-  logger.info(`Portcullis listening on http://localhost:${port}/graphql`, {
+  try {
+    await server.listen(config.port, config.host);
+  } catch (err) {
+    throw listenRefusal(err, config.host, config.port) ?? err;
+  }
+  logger.info(`Portcullis listening on ${listeningOn(server.httpServer.address() as AddressInfo)}`, {
     database: config.databaseUrl ? 'postgresql' : `embedded (${config.dataDir})`,
     mail: config.smtpUrl ? 'smtp' : 'log',
   });
@@ -43,10 +69,14 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  // Something the operator fixes (a bad value, DATA_DIR in use, no such database): one line, no stack.
+  if (err instanceof OperatorError) {
     process.stderr.write(`${err.message}\n`);
   } else {
-    createLogger('error', undefined, { pretty: prettyLogs(process.env.NODE_ENV) }).error('start-up failed', errorFields(err));
+    createLogger('error', undefined, { pretty: prettyLogs(process.env.NODE_ENV) }).error(
+      'start-up failed',
+      errorFields(err),
+    );
   }
   process.exit(1);
 });

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { distEntry } from './helpers/main-process';
 import { login, me, PASSWORD, refresh, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -183,7 +184,9 @@ describe('users: keyset pagination', () => {
     const ids: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < 10; i += 1) {
-      const page: UsersPage = ok(await users(admin.accessToken, { first: 2, after, filter: { email: 'micro-' } })).users;
+      const page: UsersPage = ok(
+        await users(admin.accessToken, { first: 2, after, filter: { email: 'micro-' } }),
+      ).users;
       ids.push(...page.edges.map((e) => e.node.id));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
@@ -225,7 +228,11 @@ describe('users: filters', () => {
     }
     const list = async (filter: UsersFilter) => {
       const page = ok(await users(admin.accessToken, { first: 100, filter })).users;
-      return { total: page.totalCount, emails: page.edges.map((e) => e.node.email).sort(), nodes: page.edges.map((e) => e.node) };
+      return {
+        total: page.totalCount,
+        emails: page.edges.map((e) => e.node.email).sort(),
+        nodes: page.edges.map((e) => e.node),
+      };
     };
     const at = (...locals: string[]) => locals.map((l) => `${tag}-${l}@filters.example.com`).sort();
 
@@ -250,8 +257,14 @@ describe('users: filters', () => {
     const activeOnes = ok(await users(admin.accessToken, { first: 1, filter: { active: true } })).users;
     expect(activeOnes.totalCount).toBe(await countSql('active'));
 
-    expect(await list({ email: tag, role: 'SUPPORT', active: false })).toMatchObject({ total: 2, emails: at('cxd', 'mixed') });
-    expect(await list({ email: tag, role: 'USER', active: true })).toMatchObject({ total: 2, emails: at('a%b', 'axxb') });
+    expect(await list({ email: tag, role: 'SUPPORT', active: false })).toMatchObject({
+      total: 2,
+      emails: at('cxd', 'mixed'),
+    });
+    expect(await list({ email: tag, role: 'USER', active: true })).toMatchObject({
+      total: 2,
+      emails: at('a%b', 'axxb'),
+    });
     expect(await list({ email: `${tag}-nobody` })).toMatchObject({ total: 0, emails: [] });
   });
 });
@@ -294,7 +307,9 @@ describe('setUserRoles', () => {
     expectBadInput(await setUserRoles(admin.accessToken, target.user.id, []), 'roles');
     expect(await rolesInDb(target.user.id)).toEqual(['USER']);
 
-    const updated = ok(await setUserRoles(admin.accessToken, target.user.id, ['SUPPORT', 'USER', 'SUPPORT', 'USER'])).setUserRoles;
+    const updated = ok(
+      await setUserRoles(admin.accessToken, target.user.id, ['SUPPORT', 'USER', 'SUPPORT', 'USER']),
+    ).setUserRoles;
     expect([...updated.roles].sort()).toEqual(['SUPPORT', 'USER']);
     expect([...(await rolesInDb(target.user.id))].sort()).toEqual(['SUPPORT', 'USER']);
   });
@@ -380,7 +395,7 @@ describe('admin:create from the command line', () => {
   /** Runs the script as an operator would, the password on stdin; resolves with its exit code and output. */
   function adminCreate(email: string, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/admin-create.ts', '--email', email], {
+      const child = spawn(process.execPath, [distEntry('scripts/admin-create'), '--email', email], {
         cwd: ROOT,
         env: { ...process.env, DATABASE_URL: app.db.url, JWT_SECRET: 'x'.repeat(40), NODE_ENV: 'development' },
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -413,7 +428,9 @@ describe('admin:create from the command line', () => {
     const listed = ok(await users(root.accessToken, { first: 5 })).users;
     expect(listed.edges.length).toBeGreaterThan(0);
     const promotee = await signUp(app);
-    expect(ok(await setUserRoles(root.accessToken, promotee.user.id, ['SUPPORT'])).setUserRoles.roles).toEqual(['SUPPORT']);
+    expect(ok(await setUserRoles(root.accessToken, promotee.user.id, ['SUPPORT'])).setUserRoles.roles).toEqual([
+      'SUPPORT',
+    ]);
     const leaver = await signUp(app);
     expect(ok(await setUserActive(root.accessToken, leaver.user.id, false)).setUserActive.active).toBe(false);
     expect(errorCode(await me(app, leaver.accessToken))).toBe('UNAUTHENTICATED');

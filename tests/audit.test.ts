@@ -8,8 +8,22 @@ const WRONG_PASSWORD = 'Wrong-Horse-77?';
 const LOCALHOST = /^(::ffff:)?127\.0\.0\.1$|^::1$/;
 
 type Nullable = string | null;
-interface AuditNode { id: string; type: string; actorId: Nullable; userId: Nullable; email: Nullable; ip: Nullable; userAgent: Nullable; detail: Nullable; createdAt: string }
-interface Connection { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: Nullable }; edges: Array<{ cursor: string; node: AuditNode }> }
+interface AuditNode {
+  id: string;
+  type: string;
+  actorId: Nullable;
+  userId: Nullable;
+  email: Nullable;
+  ip: Nullable;
+  userAgent: Nullable;
+  detail: Nullable;
+  createdAt: string;
+}
+interface Connection {
+  totalCount: number;
+  pageInfo: { hasNextPage: boolean; endCursor: Nullable };
+  edges: Array<{ cursor: string; node: AuditNode }>;
+}
 
 let app: TestApp;
 /** Every password sent and every token received by this file, whichever helper made the request. */
@@ -48,22 +62,27 @@ function gql<T = Record<string, any>>(query: string, variables: Record<string, u
 }
 
 const Q = {
-  register: 'mutation($email: String!, $password: String!) { register(input: { email: $email, password: $password }) { expiresIn } }',
+  register:
+    'mutation($email: String!, $password: String!) { register(input: { email: $email, password: $password }) { expiresIn } }',
   login: `mutation($email: String!, $password: String!) { login(email: $email, password: $password) { ${AUTH_FIELDS} } }`,
-  requestOtp: 'mutation($email: String!, $purpose: OtpPurpose!) { requestOtp(email: $email, purpose: $purpose) { expiresIn } }',
+  requestOtp:
+    'mutation($email: String!, $purpose: OtpPurpose!) { requestOtp(email: $email, purpose: $purpose) { expiresIn } }',
   verifyOtp: `mutation($email: String!, $code: String!, $purpose: OtpPurpose!) {
     verifyOtp(email: $email, code: $code, purpose: $purpose) { ${AUTH_FIELDS} } }`,
-  resetPassword: 'mutation($email: String!, $code: String!, $newPassword: String!) { resetPassword(email: $email, code: $code, newPassword: $newPassword) }',
+  resetPassword:
+    'mutation($email: String!, $code: String!, $newPassword: String!) { resetPassword(email: $email, code: $code, newPassword: $newPassword) }',
   refresh: `mutation($t: String) { refresh(refreshToken: $t) { ${AUTH_FIELDS} } }`,
   logout: 'mutation($t: String) { logout(refreshToken: $t) }',
   logoutAll: 'mutation { logoutAll }',
-  changePassword: 'mutation($currentPassword: String!, $newPassword: String!) { changePassword(currentPassword: $currentPassword, newPassword: $newPassword) }',
+  changePassword:
+    'mutation($currentPassword: String!, $newPassword: String!) { changePassword(currentPassword: $currentPassword, newPassword: $newPassword) }',
   revokeSession: 'mutation($id: ID!) { revokeSession(id: $id) }',
   setUserRoles: 'mutation($id: ID!, $roles: [Role!]!) { setUserRoles(userId: $id, roles: $roles) { id roles } }',
   setUserActive: 'mutation($id: ID!, $active: Boolean!) { setUserActive(userId: $id, active: $active) { id active } }',
   sessions: '{ sessions { id current } }',
 };
-const EVENT_FIELDS = 'totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id type actorId userId email ip userAgent detail createdAt } }';
+const EVENT_FIELDS =
+  'totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id type actorId userId email ip userAgent detail createdAt } }';
 
 let admin: { id: string; accessToken: string; refreshToken: string; issuedAt: number } | undefined;
 /** An ADMIN's access token, created on first use and refreshed before it expires on the fake clock. */
@@ -72,7 +91,12 @@ async function adminToken(): Promise<string> {
     const signedUp = await signUp(app, uniqueEmail('admin'));
     await app.sql("update users set roles = '{ADMIN}' where id = ?", [signedUp.user.id]);
     const t = ok(await login(app, signedUp.user.email)).login;
-    admin = { id: t.user.id, accessToken: t.accessToken, refreshToken: t.refreshToken, issuedAt: app.clock.now().getTime() };
+    admin = {
+      id: t.user.id,
+      accessToken: t.accessToken,
+      refreshToken: t.refreshToken,
+      issuedAt: app.clock.now().getTime(),
+    };
   } else if (app.clock.now().getTime() - admin.issuedAt > 1_000_000) {
     const t = ok(await refresh(app, admin.refreshToken)).refresh;
     admin = { ...admin, accessToken: t.accessToken, refreshToken: t.refreshToken, issuedAt: app.clock.now().getTime() };
@@ -80,7 +104,10 @@ async function adminToken(): Promise<string> {
   return admin.accessToken;
 }
 
-async function auditEvents(args: { userId?: string; type?: string; first?: number; after?: string | null }, token?: string) {
+async function auditEvents(
+  args: { userId?: string; type?: string; first?: number; after?: string | null },
+  token?: string,
+) {
   return app.gql<{ auditEvents: Connection }>(
     `query($u: ID, $t: String, $f: Int, $a: String) { auditEvents(userId: $u, type: $t, first: $f, after: $a) { ${EVENT_FIELDS} } }`,
     { u: args.userId, t: args.type, f: args.first, a: args.after },
@@ -95,17 +122,27 @@ const nodes = (c: Connection) => c.edges.map((e) => e.node);
 
 /** Ids of the events matching `where`, newest first, straight from the table. */
 async function idsInTable(where: string, params: unknown[]): Promise<string[]> {
-  const rows = await app.sql<{ id: string }>(`select id::text as id from audit_events where ${where} order by created_at desc, id desc`, params);
+  const rows = await app.sql<{ id: string }>(
+    `select id::text as id from audit_events where ${where} order by created_at desc, id desc`,
+    params,
+  );
   return rows.map((r) => r.id);
 }
 
-interface Recorded { events: AuditNode[]; userAgent: string; at: string; afterId: bigint }
+interface Recorded {
+  events: AuditNode[];
+  userAgent: string;
+  at: string;
+  afterId: bigint;
+}
 let actions = 0;
 /** Runs `action` at a new instant with a distinctive User-Agent; returns the audit events written since. */
 async function record(action: () => Promise<unknown>): Promise<Recorded> {
   await adminToken();
   app.clock.advance(1);
-  const [{ max }] = (await app.sql<{ max: string }>('select coalesce(max(id), 0)::text as max from audit_events')) as [{ max: string }];
+  const [{ max }] = (await app.sql<{ max: string }>('select coalesce(max(id), 0)::text as max from audit_events')) as [
+    { max: string },
+  ];
   actions += 1;
   userAgent = `AuditSpec/${actions} (${Math.random().toString(36).slice(2, 10)})`;
   const ua = userAgent;
@@ -115,7 +152,13 @@ async function record(action: () => Promise<unknown>): Promise<Recorded> {
   return { events, userAgent: ua, at: app.clock.now().toISOString(), afterId };
 }
 
-interface Expected { type: string; userId: Nullable; actorId: Nullable; email?: Nullable; detail?: RegExp }
+interface Expected {
+  type: string;
+  userId: Nullable;
+  actorId: Nullable;
+  email?: Nullable;
+  detail?: RegExp;
+}
 function shape(e: Expected, rec: Recorded) {
   const { detail, email, ...rest } = e;
   return expect.objectContaining({
@@ -128,7 +171,9 @@ function shape(e: Expected, rec: Recorded) {
 
 const expectCode = async (res: Promise<GraphQLResponse>, code: string) => expect(errorCode(await res)).toBe(code);
 async function currentSessionId(accessToken: string): Promise<string> {
-  return ok(await gql<{ sessions: Array<{ id: string; current: boolean }> }>(Q.sessions, {}, accessToken)).sessions.find((s) => s.current)!.id;
+  return ok(
+    await gql<{ sessions: Array<{ id: string; current: boolean }> }>(Q.sessions, {}, accessToken),
+  ).sessions.find((s) => s.current)!.id;
 }
 async function emailedCode(email: string, subject: RegExp, purpose: string): Promise<string> {
   const before = app.smtp.messages.length;
@@ -139,95 +184,201 @@ const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padSt
 
 type Case = () => Promise<{ rec: Recorded; expected: Expected[] }>;
 const CASES: Array<[string, Case]> = [
-  ['register records REGISTER about the new account, with no actor', async () => {
-    const email = uniqueEmail('reg');
-    const rec = await record(async () => ok(await gql(Q.register, { email, password: PASSWORD })));
-    const [user] = await app.sql<{ id: string }>('select id from users where email = ?', [email]);
-    return { rec, expected: [{ type: 'REGISTER', userId: user!.id, actorId: null, email }] };
-  }],
-  ['login with the right password records LOGIN_SUCCEEDED by and about the user', async () => {
-    const u = await signUp(app);
-    const rec = await record(async () => ok(await gql(Q.login, { email: u.user.email, password: PASSWORD })));
-    return { rec, expected: [{ type: 'LOGIN_SUCCEEDED', userId: u.user.id, actorId: u.user.id, email: u.user.email, detail: /password/ }] };
-  }],
-  ['login with a wrong password records LOGIN_FAILED about that account, with no actor', async () => {
-    const u = await signUp(app);
-    const rec = await record(() => expectCode(gql(Q.login, { email: u.user.email, password: WRONG_PASSWORD }), 'INVALID_CREDENTIALS'));
-    return { rec, expected: [{ type: 'LOGIN_FAILED', userId: u.user.id, actorId: null, email: u.user.email }] };
-  }],
-  ['login with an unknown email records LOGIN_FAILED with no subject, keeping the email', async () => {
-    const email = uniqueEmail('nobody');
-    const rec = await record(() => expectCode(gql(Q.login, { email, password: WRONG_PASSWORD }), 'INVALID_CREDENTIALS'));
-    return { rec, expected: [{ type: 'LOGIN_FAILED', userId: null, actorId: null, email }] };
-  }],
-  ['requestOtp records OTP_REQUESTED about the account, with the purpose', async () => {
-    const u = await signUp(app);
-    const rec = await record(async () => ok(await gql(Q.requestOtp, { email: u.user.email, purpose: 'LOGIN' })));
-    return { rec, expected: [{ type: 'OTP_REQUESTED', userId: u.user.id, actorId: null, email: u.user.email, detail: /LOGIN/ }] };
-  }],
-  ['verifyOtp with the right code records OTP_ACCEPTED and LOGIN_SUCCEEDED', async () => {
-    const u = await signUp(app);
-    const code = await emailedCode(u.user.email, /sign-in code/i, 'LOGIN');
-    const rec = await record(async () => ok(await gql(Q.verifyOtp, { email: u.user.email, code, purpose: 'LOGIN' })));
-    const self = { userId: u.user.id, actorId: u.user.id, email: u.user.email };
-    return { rec, expected: [{ type: 'OTP_ACCEPTED', ...self, detail: /LOGIN/ }, { type: 'LOGIN_SUCCEEDED', ...self, detail: /code/ }] };
-  }],
-  ['verifyOtp with a wrong code records OTP_REJECTED about that account, with no actor', async () => {
-    const u = await signUp(app);
-    const code = await emailedCode(u.user.email, /sign-in code/i, 'LOGIN');
-    const rec = await record(() => expectCode(gql(Q.verifyOtp, { email: u.user.email, code: otherCode(code), purpose: 'LOGIN' }), 'INVALID_OTP'));
-    return { rec, expected: [{ type: 'OTP_REJECTED', userId: u.user.id, actorId: null, email: u.user.email, detail: /LOGIN/ }] };
-  }],
-  ['replaying a rotated refresh token after the grace window records REFRESH_TOKEN_REUSE', async () => {
-    const u = await signUp(app);
-    const sessionId = await currentSessionId(u.accessToken);
-    ok(await refresh(app, u.refreshToken));
-    app.clock.advance(11);
-    const rec = await record(() => expectCode(gql(Q.refresh, { t: u.refreshToken }), 'UNAUTHENTICATED'));
-    return { rec, expected: [{ type: 'REFRESH_TOKEN_REUSE', userId: u.user.id, actorId: null, detail: new RegExp(sessionId) }] };
-  }],
-  ['logout records LOGOUT of that session by the user', async () => {
-    const u = await signUp(app);
-    const sessionId = await currentSessionId(u.accessToken);
-    const rec = await record(async () => ok(await gql(Q.logout, { t: u.refreshToken })));
-    return { rec, expected: [{ type: 'LOGOUT', userId: u.user.id, actorId: u.user.id, detail: new RegExp(sessionId) }] };
-  }],
-  ['logoutAll records LOGOUT_ALL by the user', async () => {
-    const u = await signUp(app);
-    const rec = await record(async () => ok(await gql(Q.logoutAll, {}, u.accessToken)));
-    return { rec, expected: [{ type: 'LOGOUT_ALL', userId: u.user.id, actorId: u.user.id }] };
-  }],
-  ['revokeSession records SESSION_REVOKED naming the ended session', async () => {
-    const u = await signUp(app);
-    const other = ok(await login(app, u.user.email)).login;
-    const otherId = await currentSessionId(other.accessToken);
-    const rec = await record(async () => expect(ok(await gql(Q.revokeSession, { id: otherId }, u.accessToken)).revokeSession).toBe(true));
-    return { rec, expected: [{ type: 'SESSION_REVOKED', userId: u.user.id, actorId: u.user.id, detail: new RegExp(otherId) }] };
-  }],
-  ['changePassword records PASSWORD_CHANGED by the user', async () => {
-    const u = await signUp(app);
-    const rec = await record(async () => ok(await gql(Q.changePassword, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, u.accessToken)));
-    return { rec, expected: [{ type: 'PASSWORD_CHANGED', userId: u.user.id, actorId: u.user.id }] };
-  }],
-  ['resetPassword records OTP_ACCEPTED and PASSWORD_RESET', async () => {
-    const u = await signUp(app);
-    const code = await emailedCode(u.user.email, /reset/i, 'RESET_PASSWORD');
-    const rec = await record(async () => ok(await gql(Q.resetPassword, { email: u.user.email, code, newPassword: NEW_PASSWORD })));
-    const self = { userId: u.user.id, actorId: u.user.id };
-    return { rec, expected: [{ type: 'OTP_ACCEPTED', ...self, email: u.user.email, detail: /RESET_PASSWORD/ }, { type: 'PASSWORD_RESET', ...self }] };
-  }],
-  ['setUserRoles records ROLES_CHANGED by the admin about the target, showing old -> new roles', async () => {
-    const target = await signUp(app);
-    const token = await adminToken();
-    const rec = await record(async () => ok(await gql(Q.setUserRoles, { id: target.user.id, roles: ['USER', 'SUPPORT'] }, token)));
-    return { rec, expected: [{ type: 'ROLES_CHANGED', userId: target.user.id, actorId: admin!.id, detail: /^USER -> (SUPPORT,USER|USER,SUPPORT)$/ }] };
-  }],
-  ['setUserActive records ACTIVATION_CHANGED by the admin about the target', async () => {
-    const target = await signUp(app);
-    const token = await adminToken();
-    const rec = await record(async () => ok(await gql(Q.setUserActive, { id: target.user.id, active: false }, token)));
-    return { rec, expected: [{ type: 'ACTIVATION_CHANGED', userId: target.user.id, actorId: admin!.id, detail: /deactivated/ }] };
-  }],
+  [
+    'register records REGISTER about the new account, with no actor',
+    async () => {
+      const email = uniqueEmail('reg');
+      const rec = await record(async () => ok(await gql(Q.register, { email, password: PASSWORD })));
+      const [user] = await app.sql<{ id: string }>('select id from users where email = ?', [email]);
+      return { rec, expected: [{ type: 'REGISTER', userId: user!.id, actorId: null, email }] };
+    },
+  ],
+  [
+    'login with the right password records LOGIN_SUCCEEDED by and about the user',
+    async () => {
+      const u = await signUp(app);
+      const rec = await record(async () => ok(await gql(Q.login, { email: u.user.email, password: PASSWORD })));
+      return {
+        rec,
+        expected: [
+          { type: 'LOGIN_SUCCEEDED', userId: u.user.id, actorId: u.user.id, email: u.user.email, detail: /password/ },
+        ],
+      };
+    },
+  ],
+  [
+    'login with a wrong password records LOGIN_FAILED about that account, with no actor',
+    async () => {
+      const u = await signUp(app);
+      const rec = await record(() =>
+        expectCode(gql(Q.login, { email: u.user.email, password: WRONG_PASSWORD }), 'INVALID_CREDENTIALS'),
+      );
+      return { rec, expected: [{ type: 'LOGIN_FAILED', userId: u.user.id, actorId: null, email: u.user.email }] };
+    },
+  ],
+  [
+    'login with an unknown email records LOGIN_FAILED with no subject, keeping the email',
+    async () => {
+      const email = uniqueEmail('nobody');
+      const rec = await record(() =>
+        expectCode(gql(Q.login, { email, password: WRONG_PASSWORD }), 'INVALID_CREDENTIALS'),
+      );
+      return { rec, expected: [{ type: 'LOGIN_FAILED', userId: null, actorId: null, email }] };
+    },
+  ],
+  [
+    'requestOtp records OTP_REQUESTED about the account, with the purpose',
+    async () => {
+      const u = await signUp(app);
+      const rec = await record(async () => ok(await gql(Q.requestOtp, { email: u.user.email, purpose: 'LOGIN' })));
+      return {
+        rec,
+        expected: [{ type: 'OTP_REQUESTED', userId: u.user.id, actorId: null, email: u.user.email, detail: /LOGIN/ }],
+      };
+    },
+  ],
+  [
+    'verifyOtp with the right code records OTP_ACCEPTED and LOGIN_SUCCEEDED',
+    async () => {
+      const u = await signUp(app);
+      const code = await emailedCode(u.user.email, /sign-in code/i, 'LOGIN');
+      const rec = await record(async () => ok(await gql(Q.verifyOtp, { email: u.user.email, code, purpose: 'LOGIN' })));
+      const self = { userId: u.user.id, actorId: u.user.id, email: u.user.email };
+      return {
+        rec,
+        expected: [
+          { type: 'OTP_ACCEPTED', ...self, detail: /LOGIN/ },
+          { type: 'LOGIN_SUCCEEDED', ...self, detail: /code/ },
+        ],
+      };
+    },
+  ],
+  [
+    'verifyOtp with a wrong code records OTP_REJECTED about that account, with no actor',
+    async () => {
+      const u = await signUp(app);
+      const code = await emailedCode(u.user.email, /sign-in code/i, 'LOGIN');
+      const rec = await record(() =>
+        expectCode(gql(Q.verifyOtp, { email: u.user.email, code: otherCode(code), purpose: 'LOGIN' }), 'INVALID_OTP'),
+      );
+      return {
+        rec,
+        expected: [{ type: 'OTP_REJECTED', userId: u.user.id, actorId: null, email: u.user.email, detail: /LOGIN/ }],
+      };
+    },
+  ],
+  [
+    'replaying a rotated refresh token after the grace window records REFRESH_TOKEN_REUSE',
+    async () => {
+      const u = await signUp(app);
+      const sessionId = await currentSessionId(u.accessToken);
+      ok(await refresh(app, u.refreshToken));
+      app.clock.advance(11);
+      const rec = await record(() => expectCode(gql(Q.refresh, { t: u.refreshToken }), 'UNAUTHENTICATED'));
+      return {
+        rec,
+        expected: [{ type: 'REFRESH_TOKEN_REUSE', userId: u.user.id, actorId: null, detail: new RegExp(sessionId) }],
+      };
+    },
+  ],
+  [
+    'logout records LOGOUT of that session by the user',
+    async () => {
+      const u = await signUp(app);
+      const sessionId = await currentSessionId(u.accessToken);
+      const rec = await record(async () => ok(await gql(Q.logout, { t: u.refreshToken })));
+      return {
+        rec,
+        expected: [{ type: 'LOGOUT', userId: u.user.id, actorId: u.user.id, detail: new RegExp(sessionId) }],
+      };
+    },
+  ],
+  [
+    'logoutAll records LOGOUT_ALL by the user',
+    async () => {
+      const u = await signUp(app);
+      const rec = await record(async () => ok(await gql(Q.logoutAll, {}, u.accessToken)));
+      return { rec, expected: [{ type: 'LOGOUT_ALL', userId: u.user.id, actorId: u.user.id }] };
+    },
+  ],
+  [
+    'revokeSession records SESSION_REVOKED naming the ended session',
+    async () => {
+      const u = await signUp(app);
+      const other = ok(await login(app, u.user.email)).login;
+      const otherId = await currentSessionId(other.accessToken);
+      const rec = await record(async () =>
+        expect(ok(await gql(Q.revokeSession, { id: otherId }, u.accessToken)).revokeSession).toBe(true),
+      );
+      return {
+        rec,
+        expected: [{ type: 'SESSION_REVOKED', userId: u.user.id, actorId: u.user.id, detail: new RegExp(otherId) }],
+      };
+    },
+  ],
+  [
+    'changePassword records PASSWORD_CHANGED by the user',
+    async () => {
+      const u = await signUp(app);
+      const rec = await record(async () =>
+        ok(await gql(Q.changePassword, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, u.accessToken)),
+      );
+      return { rec, expected: [{ type: 'PASSWORD_CHANGED', userId: u.user.id, actorId: u.user.id }] };
+    },
+  ],
+  [
+    'resetPassword records OTP_ACCEPTED and PASSWORD_RESET',
+    async () => {
+      const u = await signUp(app);
+      const code = await emailedCode(u.user.email, /reset/i, 'RESET_PASSWORD');
+      const rec = await record(async () =>
+        ok(await gql(Q.resetPassword, { email: u.user.email, code, newPassword: NEW_PASSWORD })),
+      );
+      const self = { userId: u.user.id, actorId: u.user.id };
+      return {
+        rec,
+        expected: [
+          { type: 'OTP_ACCEPTED', ...self, email: u.user.email, detail: /RESET_PASSWORD/ },
+          { type: 'PASSWORD_RESET', ...self },
+        ],
+      };
+    },
+  ],
+  [
+    'setUserRoles records ROLES_CHANGED by the admin about the target, showing old -> new roles',
+    async () => {
+      const target = await signUp(app);
+      const token = await adminToken();
+      const rec = await record(async () =>
+        ok(await gql(Q.setUserRoles, { id: target.user.id, roles: ['USER', 'SUPPORT'] }, token)),
+      );
+      return {
+        rec,
+        expected: [
+          {
+            type: 'ROLES_CHANGED',
+            userId: target.user.id,
+            actorId: admin!.id,
+            detail: /^USER -> (SUPPORT,USER|USER,SUPPORT)$/,
+          },
+        ],
+      };
+    },
+  ],
+  [
+    'setUserActive records ACTIVATION_CHANGED by the admin about the target',
+    async () => {
+      const target = await signUp(app);
+      const token = await adminToken();
+      const rec = await record(async () =>
+        ok(await gql(Q.setUserActive, { id: target.user.id, active: false }, token)),
+      );
+      return {
+        rec,
+        expected: [{ type: 'ACTIVATION_CHANGED', userId: target.user.id, actorId: admin!.id, detail: /deactivated/ }],
+      };
+    },
+  ],
 ];
 
 const byType = <T extends { type: string }>(list: T[]) => [...list].sort((a, b) => a.type.localeCompare(b.type));
@@ -248,7 +399,9 @@ describe('audit events written by each action', () => {
   it('auditEvents returns the row as stored in audit_events', async () => {
     const target = await signUp(app);
     const token = await adminToken();
-    const rec = await record(async () => ok(await gql(Q.setUserRoles, { id: target.user.id, roles: ['SUPPORT'] }, token)));
+    const rec = await record(async () =>
+      ok(await gql(Q.setUserRoles, { id: target.user.id, roles: ['SUPPORT'] }, token)),
+    );
     const [event] = nodes(ok(await auditEvents({ userId: target.user.id, type: 'ROLES_CHANGED' })).auditEvents);
 
     const [row] = await app.sql<Record<string, unknown>>('select * from audit_events where id = ?', [event!.id]);
@@ -274,7 +427,8 @@ describe('audit events written by each action', () => {
       if (i > 200) throw new Error('the outbox did not drain');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const codesIn = (mails: Array<{ text: string }>) => new Set(mails.flatMap((m) => m.text.match(/(?<!\d)\d{6}(?!\d)/g) ?? []));
+    const codesIn = (mails: Array<{ text: string }>) =>
+      new Set(mails.flatMap((m) => m.text.match(/(?<!\d)\d{6}(?!\d)/g) ?? []));
     // At least a code and a pair of tokens per case, from its sign-up or its own request.
     expect(codesIn(app.smtp.messages.slice(mailsBefore)).size).toBeGreaterThanOrEqual(CASES.length);
     const codes = codesIn(app.smtp.messages);
@@ -285,9 +439,11 @@ describe('audit events written by each action', () => {
     expect(rows.length).toBeGreaterThanOrEqual(2 * CASES.length);
     const leaks: string[] = [];
     for (const row of rows) {
-      for (const p of seen.passwords) if (row.includes(JSON.stringify(p).slice(1, -1))) leaks.push(`password in ${row}`);
+      for (const p of seen.passwords)
+        if (row.includes(JSON.stringify(p).slice(1, -1))) leaks.push(`password in ${row}`);
       for (const t of seen.tokens) if (row.includes(t)) leaks.push(`token in ${row}`);
-      for (const c of codes) if (new RegExp(`(?<![0-9A-Za-z])${c}(?![0-9A-Za-z])`).test(row)) leaks.push(`code ${c} in ${row}`);
+      for (const c of codes)
+        if (new RegExp(`(?<![0-9A-Za-z])${c}(?![0-9A-Za-z])`).test(row)) leaks.push(`code ${c} in ${row}`);
     }
     expect(leaks).toEqual([]);
   }, 60_000); // every case again, and the outbox drained
@@ -307,7 +463,12 @@ describe('auditEvents (users:read)', () => {
 
     const list = nodes(ok(await auditEvents({ userId: u.user.id })).auditEvents);
 
-    expect(list.slice(0, 4).map((n) => n.type)).toEqual(['LOGOUT_ALL', 'OTP_REQUESTED', 'LOGIN_SUCCEEDED', 'LOGIN_FAILED']);
+    expect(list.slice(0, 4).map((n) => n.type)).toEqual([
+      'LOGOUT_ALL',
+      'OTP_REQUESTED',
+      'LOGIN_SUCCEEDED',
+      'LOGIN_FAILED',
+    ]);
     expect(list[list.length - 1]!.type).toBe('REGISTER');
     const times = list.map((n) => Date.parse(n.createdAt));
     expect(times).toEqual([...times].sort((a, b) => b - a));
@@ -344,7 +505,8 @@ describe('auditEvents (users:read)', () => {
 
   it('pages with first/after return every matching event exactly once, also across events of the same instant', async () => {
     app.clock.advance(5);
-    for (let i = 0; i < 15; i += 1) await expectCode(login(app, uniqueEmail('page'), WRONG_PASSWORD), 'INVALID_CREDENTIALS');
+    for (let i = 0; i < 15; i += 1)
+      await expectCode(login(app, uniqueEmail('page'), WRONG_PASSWORD), 'INVALID_CREDENTIALS');
     const expectedIds = await idsInTable('type = ?', ['LOGIN_FAILED']);
     expect(expectedIds.length).toBeGreaterThanOrEqual(15); // more when other tests ran before: more pages
 
@@ -364,7 +526,8 @@ describe('auditEvents (users:read)', () => {
 
   it('caps first at 100', async () => {
     const [{ n }] = (await app.sql<{ n: number }>('select count(*)::int as n from audit_events')) as [{ n: number }];
-    for (let i = n; i <= 105; i += 1) await expectCode(login(app, uniqueEmail('many'), WRONG_PASSWORD), 'INVALID_CREDENTIALS');
+    for (let i = n; i <= 105; i += 1)
+      await expectCode(login(app, uniqueEmail('many'), WRONG_PASSWORD), 'INVALID_CREDENTIALS');
     const total = (await idsInTable('true', [])).length;
 
     const page = ok(await auditEvents({ first: 1000 })).auditEvents;

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { buildSchema, parse, validate, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { GENERATED_FILE } from '../codegen';
 
 const ROOT = resolve(__dirname, '..');
@@ -38,12 +38,22 @@ it('the example operations are valid against schema.graphql', async () => {
 
   expect(validate(schema, document).map((e) => e.message)).toEqual([]);
   const names = document.definitions
-    .filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition')
+    .filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)
     .map((d) => d.name?.value);
   expect(names.sort()).toEqual(
     [
-      'ChangePassword', 'Login', 'Logout', 'LogoutAll', 'Me', 'Refresh', 'Register', 'RequestOtp',
-      'ResetPassword', 'RevokeSession', 'Sessions', 'VerifyOtp',
+      'ChangePassword',
+      'Login',
+      'Logout',
+      'LogoutAll',
+      'Me',
+      'Refresh',
+      'Register',
+      'RequestOtp',
+      'ResetPassword',
+      'RevokeSession',
+      'Sessions',
+      'VerifyOtp',
     ].sort(),
   );
 });

@@ -54,7 +54,11 @@ class Browser {
     return { ...body, status: res.status, headers: res.headers, setCookies };
   }
 
-  gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, opts: { token?: string; headers?: Record<string, string> } = {}) {
+  gql<T = Record<string, any>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    opts: { token?: string; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     return this.send<T>({ method: 'POST', headers, body: JSON.stringify({ query, variables }) });
@@ -89,7 +93,11 @@ function refreshSetCookie(res: Answer<unknown>): { raw: string; cookie: Cookie }
 
 /** The attribute names of a Set-Cookie header, e.g. ['Max-Age', 'Path', …]. */
 function attributeNames(raw: string): string[] {
-  return raw.split(';').slice(1).map((part) => part.split('=')[0]!.trim()).sort();
+  return raw
+    .split(';')
+    .slice(1)
+    .map((part) => part.split('=')[0]!.trim())
+    .sort();
 }
 
 function expectClearing(res: Answer<unknown>): void {
@@ -102,7 +110,9 @@ function expectClearing(res: Answer<unknown>): void {
 describe('with REFRESH_TOKEN_COOKIE=true', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ env: { REFRESH_TOKEN_COOKIE: 'true', REFRESH_TOKEN_TTL: String(TTL), CORS_ORIGINS: ORIGIN } });
+    app = await startTestApp({
+      env: { REFRESH_TOKEN_COOKIE: 'true', REFRESH_TOKEN_TTL: String(TTL), CORS_ORIGINS: ORIGIN },
+    });
   });
   afterAll(() => app.stop());
 
@@ -123,7 +133,10 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
   }
 
   async function currentTokenHash(userId: string): Promise<string[]> {
-    const rows = await app.sql<{ h: string }>('select current_token_hash as h from sessions where user_id = ? and revoked_at is null', [userId]);
+    const rows = await app.sql<{ h: string }>(
+      'select current_token_hash as h from sessions where user_id = ? and revoked_at is null',
+      [userId],
+    );
     return rows.map((r) => r.h);
   }
 
@@ -135,11 +148,21 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
 
       expect(res.data!.verifyOtp.refreshToken).toBeNull();
       const { raw, cookie } = refreshSetCookie(res);
-      expect(cookie).toMatchObject({ key: COOKIE, httpOnly: true, secure: true, sameSite: 'strict', path: '/graphql', maxAge: TTL, domain: null });
+      expect(cookie).toMatchObject({
+        key: COOKIE,
+        httpOnly: true,
+        secure: true,
+        sameSite: 'strict',
+        path: '/graphql',
+        maxAge: TTL,
+        domain: null,
+      });
       expect(attributeNames(raw)).toEqual(['Expires', 'HttpOnly', 'Max-Age', 'Path', 'SameSite', 'Secure']);
       // The cookie holds the session's refresh token: the stored hash is its hash.
       expect(await currentTokenHash(res.data!.verifyOtp.user.id)).toEqual([sha256(cookie.value)]);
-      expect(ok(await browser.gql<{ me: { id: string } }>(ME, {}, { token: res.data!.verifyOtp.accessToken })).me.id).toBe(res.data!.verifyOtp.user.id);
+      expect(
+        ok(await browser.gql<{ me: { id: string } }>(ME, {}, { token: res.data!.verifyOtp.accessToken })).me.id,
+      ).toBe(res.data!.verifyOtp.user.id);
     });
 
     it('login sets the same cookie and returns refreshToken null', async () => {
@@ -150,7 +173,14 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
 
       expect(ok(res).login.refreshToken).toBeNull();
       const { raw, cookie } = refreshSetCookie(res);
-      expect(cookie).toMatchObject({ key: COOKIE, httpOnly: true, secure: true, sameSite: 'strict', path: '/graphql', maxAge: TTL });
+      expect(cookie).toMatchObject({
+        key: COOKIE,
+        httpOnly: true,
+        secure: true,
+        sameSite: 'strict',
+        path: '/graphql',
+        maxAge: TTL,
+      });
       expect(attributeNames(raw)).toEqual(['Expires', 'HttpOnly', 'Max-Age', 'Path', 'SameSite', 'Secure']);
       expect(await currentTokenHash(payload.user.id)).toContain(sha256(cookie.value));
     });
@@ -176,18 +206,26 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
   });
 
   describe('refresh without an argument', () => {
-    it('rotates the cookie\'s token: a new cookie, a working access token, refreshToken null', async () => {
+    it("rotates the cookie's token: a new cookie, a working access token, refreshToken null", async () => {
       const { browser, payload, token } = await signedInBrowser();
 
       const res = await browser.gql<{ refresh: Payload }>(REFRESH);
 
       expect(ok(res).refresh.refreshToken).toBeNull();
       const rotated = refreshSetCookie(res).cookie;
-      expect(rotated).toMatchObject({ httpOnly: true, secure: true, sameSite: 'strict', path: '/graphql', maxAge: TTL });
+      expect(rotated).toMatchObject({
+        httpOnly: true,
+        secure: true,
+        sameSite: 'strict',
+        path: '/graphql',
+        maxAge: TTL,
+      });
       expect(rotated.value).not.toBe(token);
       expect(await browser.refreshCookie()).toBe(rotated.value);
       expect(await currentTokenHash(payload.user.id)).toEqual([sha256(rotated.value)]);
-      expect(ok(await browser.gql<{ me: { id: string } }>(ME, {}, { token: res.data!.refresh.accessToken })).me.id).toBe(payload.user.id);
+      expect(
+        ok(await browser.gql<{ me: { id: string } }>(ME, {}, { token: res.data!.refresh.accessToken })).me.id,
+      ).toBe(payload.user.id);
     });
 
     it('keeps the reuse rules: the old token within the grace window gets the same new token, after it ends the session', async () => {
@@ -214,7 +252,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
       expect(errorCode(await browser.gql(REFRESH))).toBe('UNAUTHENTICATED');
     });
 
-    it('clears a dead cookie: a revoked session\'s token is UNAUTHENTICATED and the cookie is removed', async () => {
+    it("clears a dead cookie: a revoked session's token is UNAUTHENTICATED and the cookie is removed", async () => {
       const { browser, payload } = await signedInBrowser();
       await app.sql('update sessions set revoked_at = now() where user_id = ?', [payload.user.id]);
 
@@ -273,7 +311,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
   });
 
   describe('logout', () => {
-    it('without an argument or access token ends the cookie\'s session and clears the cookie', async () => {
+    it("without an argument or access token ends the cookie's session and clears the cookie", async () => {
       const { browser, payload, token } = await signedInBrowser();
 
       const res = await browser.gql<{ logout: boolean }>(LOGOUT);
@@ -296,7 +334,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
       expectClearing(res);
     });
 
-    it('with another session\'s refresh token ends that one and keeps this browser\'s cookie', async () => {
+    it("with another session's refresh token ends that one and keeps this browser's cookie", async () => {
       const a = await signedInBrowser();
       const b = await signedInBrowser();
 
@@ -313,7 +351,11 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
       const other = new Browser(app);
       ok(await other.gql(LOGIN, { email: payload.user.email, password: PASSWORD }));
 
-      const res = await browser.gql<{ logoutAll: boolean }>('mutation { logoutAll }', {}, { token: payload.accessToken });
+      const res = await browser.gql<{ logoutAll: boolean }>(
+        'mutation { logoutAll }',
+        {},
+        { token: payload.accessToken },
+      );
 
       expect(ok(res).logoutAll).toBe(true);
       expectClearing(res);
@@ -329,7 +371,11 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
       async (contentType) => {
         const { browser, payload, token } = await signedInBrowser();
 
-        const res = await browser.send({ method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify({ query: REFRESH }) });
+        const res = await browser.send({
+          method: 'POST',
+          headers: { 'content-type': contentType },
+          body: JSON.stringify({ query: REFRESH }),
+        });
 
         expect(res.status).toBe(400);
         expect(res.errors?.[0]?.message).toMatch(/CSRF|Cross-Site Request Forgery/i);
@@ -414,6 +460,9 @@ describe('with cookie mode off (the default)', () => {
     expect(errorCode(viaCookie)).toBe('UNAUTHENTICATED');
     expect(errorCode(logout)).toBe('UNAUTHENTICATED');
     for (const res of [viaCookie, logout]) expect(res.setCookies).toEqual([]);
-    expect(ok(await browser.gql<{ refresh: Payload }>(REFRESH_WITH, { t: rotated.data!.refresh.refreshToken })).refresh.refreshToken).toEqual(expect.any(String));
+    expect(
+      ok(await browser.gql<{ refresh: Payload }>(REFRESH_WITH, { t: rotated.data!.refresh.refreshToken })).refresh
+        .refreshToken,
+    ).toEqual(expect.any(String));
   });
 });

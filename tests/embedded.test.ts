@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMain, stopMain, type MainProcess } from './helpers/main-process';
+import { startMain, stopMain } from './helpers/main-process';
 import { extractCode } from './helpers/smtp';
 
 const PASSWORD = 'Embedded-Pass-1';

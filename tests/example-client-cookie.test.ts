@@ -170,7 +170,7 @@ async function waitForClient(tab: Page): Promise<void> {
  * source travels, so it may use nothing but its arguments.
  */
 function inPage<R, A = null>(tab: Page, fn: (w: PageWindow, arg: A) => R | Promise<R>, arg?: A): Promise<R> {
-  return tab.evaluate(`(${fn.toString()})(globalThis, ${JSON.stringify(arg ?? null)})`) as Promise<R>;
+  return tab.evaluate<R>(`(${fn.toString()})(globalThis, ${JSON.stringify(arg ?? null)})`);
 }
 
 /** The GraphQL operations the page sent to the API, in order. */
@@ -204,7 +204,7 @@ function meInPage(tab: Page): Promise<{ id: string } | { codes: unknown[] }> {
     w.portcullis.apollo
       .query({ query: w.Portcullis.documents.MeDocument, fetchPolicy: 'network-only', errorPolicy: 'none' })
       .then(
-        (r) => ({ id: r.data!.me.id }),
+        (r) => ({ id: r.data.me.id }),
         (e: { errors?: Array<{ extensions?: { code?: unknown } }> }) => ({
           codes: (e.errors ?? []).map((x) => x.extensions?.code),
         }),
@@ -256,7 +256,7 @@ inBrowser('in Chromium, from a page on another port', () => {
             errorPolicy: 'none',
             context: { queryDeduplication: false }, // each must reach the server and fail
           })
-          .then((r) => r.data!.me.id);
+          .then((r) => r.data.me.id);
       return Promise.all([me(), me(), me()]);
     });
 
@@ -288,10 +288,14 @@ inBrowser('in Chromium, from a page on another port', () => {
     const { context, tab, sent, problems } = await openPage();
     const before = app.smtp.messages.length;
     const input = { email, password: PASSWORD, fullName: 'Ada' };
-    await inPage(tab, async (w, variables) => {
-      const mutation = w.Portcullis.documents.RegisterDocument;
-      await w.portcullis.apollo.mutate({ mutation, variables, errorPolicy: 'none' });
-    }, { input });
+    await inPage(
+      tab,
+      async (w, variables) => {
+        const mutation = w.Portcullis.documents.RegisterDocument;
+        await w.portcullis.apollo.mutate({ mutation, variables, errorPolicy: 'none' });
+      },
+      { input },
+    );
     const code = await app.smtp.codeFor(email, /confirm/i, before);
     const payload = await inPage(tab, (w, variables) => w.portcullis.verifyOtp(variables), {
       email,

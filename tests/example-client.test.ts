@@ -33,7 +33,9 @@ function watchedClient() {
     afterResponse: async (_operation: string): Promise<void> => {},
   };
   const recordingFetch: typeof fetch = async (input, init) => {
-    const { operationName } = JSON.parse(String(init?.body)) as { operationName: string };
+    const { operationName } = JSON.parse(typeof init?.body === 'string' ? init.body : '{}') as {
+      operationName: string;
+    };
     const authorization = new Headers(init?.headers).get('authorization');
     watch.sent.push({ operation: operationName, bearer: authorization?.replace(/^Bearer /, '') ?? null });
     const response = await fetch(input, init);
@@ -190,7 +192,12 @@ it('signs out once when the server has ended the session, and the requests fail 
   expect(client.tokens.read()).toBeNull();
 
   // Signed out now: requests go without a token and fail, with no refresh attempted.
-  expectUnauthenticated(await me(client).then(() => 'succeeded', (error: unknown) => error));
+  expectUnauthenticated(
+    await me(client).then(
+      () => 'succeeded',
+      (error: unknown) => error,
+    ),
+  );
   expect(watched.sent.at(-1)).toEqual({ operation: 'Me', bearer: null });
   expect(watched.count('Refresh')).toBe(1);
   expect(watched.signOuts).toBe(1);
@@ -209,7 +216,12 @@ it('a request refused again right after a refresh signs out instead of refreshin
   };
   watched.sent.length = 0;
 
-  expectUnauthenticated(await me(client).then(() => 'succeeded', (error: unknown) => error));
+  expectUnauthenticated(
+    await me(client).then(
+      () => 'succeeded',
+      (error: unknown) => error,
+    ),
+  );
 
   expect(watched.sent.map((s) => s.operation)).toEqual(['Me', 'Refresh', 'Me']);
   expect(watched.signOuts).toBe(1);

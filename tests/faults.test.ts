@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { eventually } from './helpers/eventually';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { realPostgresUrl } from './helpers/real-postgres';
 import { TestSmtp } from './helpers/smtp';
@@ -73,7 +74,11 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     text = await res.text();
   } catch (err) {
     const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-    return { kind, ok: false, problem: e.name === 'TimeoutError' ? 'hang' : `transport: ${e.cause?.code ?? e.cause?.message ?? e.message}` };
+    return {
+      kind,
+      ok: false,
+      problem: e.name === 'TimeoutError' ? 'hang' : `transport: ${e.cause?.code ?? e.cause?.message ?? e.message}`,
+    };
   }
   let body: { data?: any; errors?: Array<{ message?: string; extensions?: Record<string, unknown> }> };
   try {
@@ -89,11 +94,14 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
         ? data?.email === session.email
         : kind === 'register'
           ? typeof data?.expiresIn === 'number'
-          : typeof data?.accessToken === 'string' && typeof data?.refreshToken === 'string' && data?.user?.email === session.email);
+          : typeof data?.accessToken === 'string' &&
+            typeof data?.refreshToken === 'string' &&
+            data?.user?.email === session.email);
     if (!ok) return { kind, ok: false, problem: `HTTP ${status}, unexpected data: ${text.slice(0, 300)}` };
     if (kind === 'login' || kind === 'refresh') {
       seenTokens.add(data.accessToken).add(data.refreshToken);
-      if (kind === 'refresh') Object.assign(session, { accessToken: data.accessToken, refreshToken: data.refreshToken });
+      if (kind === 'refresh')
+        Object.assign(session, { accessToken: data.accessToken, refreshToken: data.refreshToken });
     }
     return { kind, ok: true };
   }
@@ -105,8 +113,9 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     error.extensions?.code === 'INTERNAL_SERVER_ERROR' &&
     typeof requestId === 'string' &&
     !/stack|sql|select|insert|update|terminat|postgres/i.test(JSON.stringify(error));
-  if (!generic) return { kind, ok: false, problem: `HTTP ${status}, not a generic internal error: ${text.slice(0, 300)}` };
-  return { kind, ok: false, internalError: requestId as string };
+  if (!generic)
+    return { kind, ok: false, problem: `HTTP ${status}, not a generic internal error: ${text.slice(0, 300)}` };
+  return { kind, ok: false, internalError: requestId };
 }
 
 (hasPostgres ? describe : describe.skip)('PostgreSQL connections dropped under the server', () => {
@@ -128,8 +137,22 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     return rows.filter((r: { killed: boolean }) => r.killed).length;
   }
 
+  /** The server's connections to its database, and how many of them are running a statement. */
+  async function serverConnections(): Promise<{ total: number; busy: number }> {
+    const { rows } = await admin.query(
+      `select count(*)::int as total, (count(*) filter (where state <> 'idle'))::int as busy
+         from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+      [dbName],
+    );
+    return rows[0] as { total: number; busy: number };
+  }
+
   async function graphql(query: string, variables: Record<string, unknown>): Promise<any> {
-    const res = await fetch(main.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(main.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
     const body = (await res.json()) as { data?: any; errors?: unknown };
     if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
     return body.data;
@@ -220,16 +243,25 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     // Eight clients, each with a session of its own, cycling through the four kinds of request.
     const sessions = await Promise.all(Array.from({ length: 8 }, () => signIn(session.email)));
     const outcomes: Outcome[] = [];
-    const loadStarted = Date.now();
+    let loading = true;
     const workers = sessions.map(async (own, w) => {
-      for (let i = w; Date.now() < loadStarted + 4000; i++) outcomes.push(await call(main.url, KINDS[i % KINDS.length]!, own));
+      for (let i = w; loading; i++) outcomes.push(await call(main.url, KINDS[i % KINDS.length]!, own));
     });
+    // Cuts while the load runs, counted in answers rather than seconds: as many requests on a slow machine.
+    const answered = (n: number) =>
+      eventually(
+        () => outcomes.length,
+        (count) => count >= n,
+        { timeoutMs: 60_000 },
+      );
     const terminated: number[] = [];
-    for (const at of [1000, 2000, 3000]) {
-      await sleep(loadStarted + at - Date.now());
+    for (const after of [16, 40, 64]) {
+      await answered(after);
       terminated.push(await terminateAll());
     }
     const lastTermination = Date.now();
+    await answered(96);
+    loading = false;
     await Promise.all(workers);
 
     expect(terminated.some((n) => n > 0)).toBe(true); // the server's connections really were cut
@@ -250,9 +282,42 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     expectCleanLogs();
   });
 
+  it("a statement with the user's email that fails under the server leaves the email out of every log line", async () => {
+    // The login's lookup, `where … email = '<email>'`, waits on a table lock; then its backend is terminated.
+    const locker = new Client({ connectionString: dbUrl.toString() });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table users in access exclusive mode');
+      const answer = call(main.url, 'login', session);
+      const waiting = await eventually(
+        async () => {
+          const { rows } = await admin.query(
+            `select pid from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and position($2 in query) > 0`,
+            [dbName, session.email],
+          );
+          return rows as Array<{ pid: number }>;
+        },
+        (rows) => rows.length === 1,
+      );
+      await admin.query('select pg_terminate_backend($1)', [waiting[0]!.pid]);
+      const outcome = await answer;
+      expect(outcome).toEqual({ kind: 'login', ok: false, internalError: expect.any(String) });
+      expect(await loggedError(outcome.internalError!)).toBe(true);
+      const logged = stdout
+        .map((line) => JSON.parse(line))
+        .find((e) => e.requestId === outcome.internalError && e.level === 'error');
+      expect(logged.err.message).toMatch(/from "users" as "u0" where .*"u0"."email" = '\?'/); // the statement, not its values
+    } finally {
+      await locker.query('rollback').catch(() => undefined);
+      await locker.end();
+    }
+    expectCleanLogs();
+  });
+
   it('idle: after every connection is terminated, requests recover at once, each dropped connection failing one at most', async () => {
     await Promise.all(Array.from({ length: 8 }, () => call(main.url, 'me', session))); // several pooled connections
-    await sleep(500);
+    await eventually(serverConnections, (c) => c.total > 0 && c.busy === 0); // all back in the pool, idle
     const dropped = await terminateAll();
     expect(dropped).toBeGreaterThan(0);
     // Right away, one request after the other: a pooled connection whose end the server has not read yet

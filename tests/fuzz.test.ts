@@ -20,13 +20,45 @@ const LIVE_REFRESH = '<live-refresh-token>';
 
 // ---- arbitraries ----
 const INJECTIONS = [
-  "' OR '1'='1", "'; DROP TABLE users; --", '" OR ""="', '\\', '%', '_', '%_%', '{"$ne": null}', '{"$gt": ""}',
-  '<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '${7*7}', '{{7*7}}', '../../etc/passwd', 'null',
-  'undefined', '__proto__', 'constructor', '\u0000', 'a\u0000b@example.com', '\r\nBcc: evil@example.com',
-  '\u202e', '\ufeff', '\ud800', '\udfff', 'ǅ', 'İ@example.com', 'ß@EXAMPLE.COM', '$2b$04$abcdefghijklmnopqrstuu',
-  'eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.e30.', '0', '-1', '1e309', 'NaN',
+  "' OR '1'='1",
+  "'; DROP TABLE users; --",
+  '" OR ""="',
+  '\\',
+  '%',
+  '_',
+  '%_%',
+  '{"$ne": null}',
+  '{"$gt": ""}',
+  '<script>alert(1)</script>',
+  '<img src=x onerror=alert(1)>',
+  '${7*7}',
+  '{{7*7}}',
+  '../../etc/passwd',
+  'null',
+  'undefined',
+  '__proto__',
+  'constructor',
+  '\u0000',
+  'a\u0000b@example.com',
+  '\r\nBcc: evil@example.com',
+  '\u202e',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  'ǅ',
+  'İ@example.com',
+  'ß@EXAMPLE.COM',
+  '$2b$04$abcdefghijklmnopqrstuu',
+  'eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.e30.',
+  '0',
+  '-1',
+  '1e309',
+  'NaN',
 ];
-const controlChar = fc.integer({ min: 0, max: 0x9f }).filter((c) => c < 0x20 || c >= 0x7f).map((c) => String.fromCharCode(c));
+const controlChar = fc
+  .integer({ min: 0, max: 0x9f })
+  .filter((c) => c < 0x20 || c >= 0x7f)
+  .map((c) => String.fromCharCode(c));
 const surrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const long = fc
   .tuple(fc.integer({ min: 90_000, max: 200_000 }), fc.constantFrom('a', 'é', '\u0000', '"', '𝕏', '\\'))
@@ -35,49 +67,97 @@ const long = fc
 const text: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.string({ unit: fc.oneof(controlChar, surrogate, fc.string({ minLength: 1, maxLength: 1 })), maxLength: 20 }) },
-  { weight: 2, arbitrary: fc.tuple(fc.string({ maxLength: 20 }), fc.nat(20)).map(([t, at]) => `${t.slice(0, at)}\u0000${t.slice(at)}`) },
+  {
+    weight: 2,
+    arbitrary: fc.string({
+      unit: fc.oneof(controlChar, surrogate, fc.string({ minLength: 1, maxLength: 1 })),
+      maxLength: 20,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 20 }), fc.nat(20))
+      .map(([t, at]) => `${t.slice(0, at)}\u0000${t.slice(at)}`),
+  },
   { weight: 3, arbitrary: fc.constantFrom(...INJECTIONS) },
   { weight: 1, arbitrary: fc.string({ minLength: 100, maxLength: 400 }) },
   { weight: 1, arbitrary: long },
 );
 const wrongType: fc.Arbitrary<unknown> = fc.oneof(
-  fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 2 }), fc.array(fc.anything({ maxDepth: 1 }), { maxLength: 3 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.object({ maxDepth: 2 }),
+  fc.array(fc.anything({ maxDepth: 1 }), { maxLength: 3 }),
 );
 /** Mostly well-typed, sometimes of a wrong type. */
 const maybeWrong = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
-  fc.oneof({ weight: 5, arbitrary: arb as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: wrongType });
+  fc.oneof({ weight: 5, arbitrary: arb }, { weight: 1, arbitrary: wrongType });
 const str = maybeWrong(text);
 
 const email = maybeWrong(
   fc.oneof(
     fc.emailAddress(),
-    fc.tuple(fc.emailAddress(), fc.constantFrom('', ' ', '\t', '\n '), fc.boolean()).map(([e, pad, up]) => `${pad}${up ? e.toUpperCase() : e}${pad}`),
+    fc
+      .tuple(fc.emailAddress(), fc.constantFrom('', ' ', '\t', '\n '), fc.boolean())
+      .map(([e, pad, up]) => `${pad}${up ? e.toUpperCase() : e}${pad}`),
     fc.tuple(text, fc.emailAddress()).map(([t, e]) => `${t}${e}`),
     fc.constant(VICTIM_EMAIL),
     text,
   ),
 );
 const password = maybeWrong(
-  fc.oneof(fc.string({ minLength: 4, maxLength: 20 }).map((s) => `Aa1!${s}`), fc.constantFrom(PASSWORD, 'P@ssw0rd', 'Aa1!'.padEnd(129, 'x')), text),
+  fc.oneof(
+    fc.string({ minLength: 4, maxLength: 20 }).map((s) => `Aa1!${s}`),
+    fc.constantFrom(PASSWORD, 'P@ssw0rd', 'Aa1!'.padEnd(129, 'x')),
+    text,
+  ),
 );
-const code = maybeWrong(fc.oneof(fc.stringMatching(/^\d{6}$/), fc.constantFrom('000000', '١٢٣٤٥٦', ' 123456', '123456\n'), text));
+const code = maybeWrong(
+  fc.oneof(fc.stringMatching(/^\d{6}$/), fc.constantFrom('000000', '١٢٣٤٥٦', ' 123456', '123456\n'), text),
+);
 const id = fc.oneof(fc.uuid(), fc.constantFrom(ADMIN_ID, VICTIM_ID), fc.integer(), text, wrongType);
 const enumValue = (values: string[]): fc.Arbitrary<unknown> =>
-  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...values) }, fc.constantFrom(...values.map((v) => v.toLowerCase())), str);
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...values) },
+    fc.constantFrom(...values.map((v) => v.toLowerCase())),
+    str,
+  );
 // Cursors are base64url JSON [timestamp, id]: forged ones with plausible and absurd timestamps and ids.
 const cursorAt = fc.oneof(
-  { weight: 3, arbitrary: fc.date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .date({ min: new Date('1990-01-01'), max: new Date('2100-01-01'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
+  },
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
   text,
 );
-const cursorId = fc.oneof(fc.uuid(), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String), fc.stringMatching(/^[0-9a-f-]{1,36}$/), text);
-const cursor = fc.oneof(fc.tuple(cursorAt, cursorId).map((pair) => Buffer.from(JSON.stringify(pair), 'utf8').toString('base64url')), str);
+const cursorId = fc.oneof(
+  fc.uuid(),
+  fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
+  fc.stringMatching(/^[0-9a-f-]{1,36}$/),
+  text,
+);
+const cursor = fc.oneof(
+  fc.tuple(cursorAt, cursorId).map((pair) => Buffer.from(JSON.stringify(pair), 'utf8').toString('base64url')),
+  str,
+);
 const first = maybeWrong(fc.oneof(fc.integer({ min: -5, max: 150 }), fc.integer(), fc.constant(2 ** 31 - 1)));
 /** Input objects, sometimes with unknown fields added. */
 const withExtras = (arb: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<unknown> =>
   maybeWrong(
-    fc.tuple(arb, fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, fc.dictionary(fc.constantFrom('isAdmin', 'roles', 'id', '__proto__', 'x'), fc.anything({ maxDepth: 1 }))))
+    fc
+      .tuple(
+        arb,
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant({}) },
+          fc.dictionary(fc.constantFrom('isAdmin', 'roles', 'id', '__proto__', 'x'), fc.anything({ maxDepth: 1 })),
+        ),
+      )
       .map(([v, extra]) => ({ ...v, ...extra })),
   );
 /** Two runs in three as the ADMIN, who gets past the permission checks. */
@@ -99,26 +179,34 @@ interface Operation {
 const OPERATIONS: Record<string, Operation> = {
   register: {
     query: 'mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }',
-    variables: fc.record({ input: withExtras(fc.record({ email, password, fullName: optional(fc.option(str)) }, { requiredKeys: ['email', 'password'] })) }),
+    variables: fc.record({
+      input: withExtras(
+        fc.record({ email, password, fullName: optional(fc.option(str)) }, { requiredKeys: ['email', 'password'] }),
+      ),
+    }),
     reaches: ['badUserInput', 'invalidRequest', 'succeeded'],
   },
   login: {
-    query: 'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken user { id email } } }',
+    query:
+      'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken refreshToken user { id email } } }',
     variables: fc.record({ email, password }),
     reaches: ['badUserInput', 'invalidRequest'],
   },
   requestOtp: {
-    query: 'mutation($email: String!, $purpose: OtpPurpose!) { requestOtp(email: $email, purpose: $purpose) { expiresIn retryAfter } }',
+    query:
+      'mutation($email: String!, $purpose: OtpPurpose!) { requestOtp(email: $email, purpose: $purpose) { expiresIn retryAfter } }',
     variables: fc.record({ email, purpose: enumValue(['LOGIN', 'VERIFY_EMAIL', 'RESET_PASSWORD']) }),
     reaches: ['badUserInput', 'invalidRequest', 'succeeded'],
   },
   verifyOtp: {
-    query: 'mutation($email: String!, $code: String!, $purpose: OtpPurpose!) { verifyOtp(email: $email, code: $code, purpose: $purpose) { accessToken user { id } } }',
+    query:
+      'mutation($email: String!, $code: String!, $purpose: OtpPurpose!) { verifyOtp(email: $email, code: $code, purpose: $purpose) { accessToken user { id } } }',
     variables: fc.record({ email, code, purpose: enumValue(['LOGIN', 'VERIFY_EMAIL', 'RESET_PASSWORD']) }),
     reaches: ['badUserInput', 'invalidRequest'],
   },
   resetPassword: {
-    query: 'mutation($email: String!, $code: String!, $p: String!) { resetPassword(email: $email, code: $code, newPassword: $p) }',
+    query:
+      'mutation($email: String!, $code: String!, $p: String!) { resetPassword(email: $email, code: $code, newPassword: $p) }',
     variables: fc.record({ email, code, p: password }),
     reaches: ['badUserInput', 'invalidRequest'],
   },
@@ -162,9 +250,19 @@ const OPERATIONS: Record<string, Operation> = {
     reaches: ['badUserInput', 'invalidRequest', 'succeeded'],
   },
   users: {
-    query: 'query($first: Int, $after: String, $filter: UserFilter) { users(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id email roles } } } }',
+    query:
+      'query($first: Int, $after: String, $filter: UserFilter) { users(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id email roles } } } }',
     variables: fc.record(
-      { first, after: cursor, filter: withExtras(fc.record({ email: str, role: enumValue(['USER', 'SUPPORT', 'ADMIN']), active: maybeWrong(fc.boolean()) }, { requiredKeys: [] })) },
+      {
+        first,
+        after: cursor,
+        filter: withExtras(
+          fc.record(
+            { email: str, role: enumValue(['USER', 'SUPPORT', 'ADMIN']), active: maybeWrong(fc.boolean()) },
+            { requiredKeys: [] },
+          ),
+        ),
+      },
       { requiredKeys: [] },
     ),
     reaches: ['badUserInput', 'invalidRequest'],
@@ -175,8 +273,12 @@ const OPERATIONS: Record<string, Operation> = {
     reaches: ['badUserInput', 'invalidRequest', 'succeeded'],
   },
   auditEvents: {
-    query: 'query($u: ID, $type: String, $first: Int, $after: String) { auditEvents(userId: $u, type: $type, first: $first, after: $after) { totalCount edges { cursor node { id type email } } } }',
-    variables: fc.record({ u: id, type: fc.oneof(fc.constantFrom('LOGIN_FAILED', 'REGISTER'), str), first, after: cursor }, { requiredKeys: [] }),
+    query:
+      'query($u: ID, $type: String, $first: Int, $after: String) { auditEvents(userId: $u, type: $type, first: $first, after: $after) { totalCount edges { cursor node { id type email } } } }',
+    variables: fc.record(
+      { u: id, type: fc.oneof(fc.constantFrom('LOGIN_FAILED', 'REGISTER'), str), first, after: cursor },
+      { requiredKeys: [] },
+    ),
     reaches: ['badUserInput', 'invalidRequest'],
   },
 };
@@ -242,7 +344,13 @@ function resolvePlaceholders(value: unknown): unknown {
 }
 
 /** Sends one operation through HTTP, checks what must hold for any input and counts the answer's kind in `reached`. */
-async function send(name: string, query: string, rawVariables: Record<string, unknown>, asAdmin: boolean, reached: Reached): Promise<void> {
+async function send(
+  name: string,
+  query: string,
+  rawVariables: Record<string, unknown>,
+  asAdmin: boolean,
+  reached: Reached,
+): Promise<void> {
   const variables = resolvePlaceholders(rawVariables) as Record<string, unknown>;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (asAdmin) headers.authorization = `Bearer ${await adminToken()}`;
@@ -252,14 +360,16 @@ async function send(name: string, query: string, rawVariables: Record<string, un
   const what = `${name} as ${asAdmin ? 'ADMIN' : 'anonymous'} → HTTP ${res.status} ${text.slice(0, 600)}`;
 
   if (res.status >= 500) throw new Error(`5xx: ${what}`);
-  if (Buffer.byteLength(body) > BODY_LIMIT !== (res.status === 413)) throw new Error(`413 iff the body is over 100 kB: ${what}`);
+  if (Buffer.byteLength(body) > BODY_LIMIT !== (res.status === 413))
+    throw new Error(`413 iff the body is over 100 kB: ${what}`);
   let parsed: GraphQLResponse & { data?: Record<string, any> | null };
   try {
     parsed = JSON.parse(text) as GraphQLResponse;
   } catch {
     throw new Error(`not JSON: ${what}`);
   }
-  if (parsed.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) throw new Error(`INTERNAL_SERVER_ERROR: ${what}`);
+  if (parsed.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR'))
+    throw new Error(`INTERNAL_SERVER_ERROR: ${what}`);
 
   const codes = (parsed.errors ?? []).map((e) => e.extensions?.code);
   if (res.status === 413) reached.tooLarge += 1;
@@ -272,7 +382,11 @@ async function send(name: string, query: string, rawVariables: Record<string, un
   if (data.refresh?.refreshToken) liveRefresh = data.refresh.refreshToken;
   if (data.login?.refreshToken && data.login.user?.email === victim.user.email) liveRefresh = data.login.refreshToken;
   if (asAdmin && data.changePassword === true) admin.password = variables.n as string;
-  if (asAdmin && ['logout', 'logoutAll', 'revokeSession', 'setUserRoles', 'setUserActive', 'changePassword'].includes(name)) admin.token = null;
+  if (
+    asAdmin &&
+    ['logout', 'logoutAll', 'revokeSession', 'setUserRoles', 'setUserActive', 'changePassword'].includes(name)
+  )
+    admin.token = null;
 }
 
 /** Each kind in `kinds` came up at least once. */
@@ -281,17 +395,26 @@ function expectReached(reached: Reached, kinds: readonly Kind[]): void {
 }
 
 async function expectConsistentDatabase(): Promise<void> {
-  const users = await app.sql<{ id: string; email: string; full_name: string | null; roles: string[]; active: boolean }>(
-    'select id, email, full_name, roles, active from users',
-  );
+  const users = await app.sql<{
+    id: string;
+    email: string;
+    full_name: string | null;
+    roles: string[];
+    active: boolean;
+  }>('select id, email, full_name, roles, active from users');
   expect(users.length).toBeGreaterThanOrEqual(2); // the admin, the victim and accounts the fuzz registered
   for (const u of users) {
-    expect({ email: u.email, normalized: u.email === u.email.trim().toLowerCase() }).toEqual({ email: u.email, normalized: true });
+    expect({ email: u.email, normalized: u.email === u.email.trim().toLowerCase() }).toEqual({
+      email: u.email,
+      normalized: true,
+    });
     expect(u.email).toContain('@');
     expect(u.email.length).toBeLessThanOrEqual(254);
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is checked for
     expect(u.email).not.toMatch(/[\u0000-\u001f\u007f-\u009f\s]/);
     if (u.full_name !== null) {
       expect([...u.full_name].length).toBeLessThanOrEqual(100);
+      // eslint-disable-next-line no-control-regex -- as above
       expect(u.full_name).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     }
     expect(u.roles.length).toBeGreaterThanOrEqual(1);
@@ -309,7 +432,9 @@ async function expectConsistentDatabase(): Promise<void> {
     'select count(*) as n from sessions s left join users u on u.id = s.user_id where u.id is null',
   );
   expect(Number(orphans[0]!.n)).toBe(0);
-  const events = await app.sql<{ email: string | null }>('select distinct email from audit_events where email is not null');
+  const events = await app.sql<{ email: string | null }>(
+    'select distinct email from audit_events where email is not null',
+  );
   for (const e of events) expect(e.email!.length).toBeLessThanOrEqual(254);
 }
 
@@ -321,15 +446,19 @@ describe(`fuzzing every operation (seed ${SEED})`, () => {
     expect([...promised].sort()).toEqual(Object.keys(noneReached()).sort());
   });
 
-  it.each(Object.keys(OPERATIONS))('%s never answers 5xx or INTERNAL_SERVER_ERROR, and gets the kinds of answer it must', async (name) => {
-    const op = OPERATIONS[name]!;
-    const reached = noneReached();
-    await fc.assert(
-      fc.asyncProperty(op.variables, asAdmin, (variables, admin) => send(name, op.query, variables, admin, reached)),
-      { numRuns: NUM_RUNS, seed: SEED, endOnFailure: true },
-    );
-    expectReached(reached, op.reaches);
-  }, 60_000);
+  it.each(Object.keys(OPERATIONS))(
+    '%s never answers 5xx or INTERNAL_SERVER_ERROR, and gets the kinds of answer it must',
+    async (name) => {
+      const op = OPERATIONS[name]!;
+      const reached = noneReached();
+      await fc.assert(
+        fc.asyncProperty(op.variables, asAdmin, (variables, admin) => send(name, op.query, variables, admin, reached)),
+        { numRuns: NUM_RUNS, seed: SEED, endOnFailure: true },
+      );
+      expectReached(reached, op.reaches);
+    },
+    60_000,
+  );
 
   it('a broken document (random text spliced into a valid one) never answers 5xx', async () => {
     const queries = Object.entries(OPERATIONS);

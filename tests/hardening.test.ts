@@ -21,7 +21,11 @@ async function raw(app: TestApp, init: RequestInit & { path?: string } = {}): Pr
 }
 
 function postJson(app: TestApp, payload: unknown, headers: Record<string, string> = {}): Promise<Raw> {
-  return raw(app, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(payload) });
+  return raw(app, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(payload),
+  });
 }
 
 async function userCount(app: TestApp, email: string): Promise<number> {
@@ -80,7 +84,11 @@ async function expectSecurityHeaders(app: TestApp, production: boolean): Promise
 async function expectCors(app: TestApp, origin: string, allowed: boolean, credentials = allowed): Promise<void> {
   const preflight = await raw(app, {
     method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,authorization',
+    },
   });
   const post = await postJson(app, { query: '{ __typename }' }, { origin });
 
@@ -135,7 +143,9 @@ describe('in development', () => {
       // comparing fields); the rest as extra fields of register. Only the operation Run is executed.
       const withTokens = (email: string, n: number) => {
         const missing = n - tokenCount(registerDoc(email, 'expiresIn'));
-        const filler = Array.from({ length: Math.floor(missing / 5) }, (_, i) => ` query Q${i} { __typename }`).join('');
+        const filler = Array.from({ length: Math.floor(missing / 5) }, (_, i) => ` query Q${i} { __typename }`).join(
+          '',
+        );
         return registerDoc(email, `expiresIn${' retryAfter'.repeat(missing % 5)}`) + filler;
       };
       expect(tokenCount(withTokens('t@example.com', 1000))).toBe(1000);
@@ -155,7 +165,8 @@ describe('in development', () => {
       await expectLimit(costly, 126);
 
       // A realistic one: a full page of 100 users costs 3650; two such pages cost 7300.
-      const page = 'users(first: 100) { edges { node { id email fullName emailVerified active roles scopes createdAt } } }';
+      const page =
+        'users(first: 100) { edges { node { id email fullName emailVerified active roles scopes createdAt } } }';
       const one = await postJson(app, { query: `{ ${page} }` });
       const two = await postJson(app, { query: `{ a: ${page} b: ${page} }` });
       expect(errorCode(one.body!)).toBe('UNAUTHENTICATED'); // past validation: refused only for want of a token
@@ -166,7 +177,10 @@ describe('in development', () => {
     it('refuses a batched request (a JSON array of operations) with 4xx, running none of them', async () => {
       const emails = [uniqueEmail('batch'), uniqueEmail('batch')];
 
-      const res = await postJson(app, emails.map((email) => ({ query: registerDoc(email, 'expiresIn') })));
+      const res = await postJson(
+        app,
+        emails.map((email) => ({ query: registerDoc(email, 'expiresIn') })),
+      );
       const single = await postJson(app, { query: '{ __typename }' });
 
       expect(res.status).toBeGreaterThanOrEqual(400);
@@ -183,11 +197,16 @@ describe('in development', () => {
     expect(res.errors![0]!.message).toMatch(/Did you mean "me"/);
   });
 
-  it('sends helmet\'s headers on /graphql and /healthz, without Strict-Transport-Security or X-Powered-By', async () => {
+  it("sends helmet's headers on /graphql and /healthz, without Strict-Transport-Security or X-Powered-By", async () => {
     await expectSecurityHeaders(app, false);
   });
 
-  it.each([['http://localhost:3000', true], ['http://127.0.0.1:5173', true], ['https://evil.example', false], ['http://localhost.evil.example', false]])('without CORS_ORIGINS, treats the origin %s as allowed: %s, never with credentials', async (origin, allowed) => {
+  it.each([
+    ['http://localhost:3000', true],
+    ['http://127.0.0.1:5173', true],
+    ['https://evil.example', false],
+    ['http://localhost.evil.example', false],
+  ])('without CORS_ORIGINS, treats the origin %s as allowed: %s, never with credentials', async (origin, allowed) => {
     await expectCors(app, origin, allowed, false);
   });
 
@@ -202,7 +221,9 @@ describe('in development', () => {
 
     it('refuses one on register', async () => {
       const email = uniqueEmail('common');
-      const res = await app.gql('mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }', { i: { email, password: COMMON } });
+      const res = await app.gql('mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
+        i: { email, password: COMMON },
+      });
 
       expectCommonRefusal(res, 'password');
       expect(await userCount(app, email)).toBe(0);
@@ -256,7 +277,7 @@ describe('in development', () => {
       const res = await app.gql(REGISTER, { i: { email, password: PASSWORD } });
 
       expectBadInput(res, 'email', reason);
-      expect(await userCount(app, email.replace(/\u0000/g, ''))).toBe(0); // PostgreSQL text holds no NUL
+      expect(await userCount(app, email.replaceAll('\u0000', ''))).toBe(0); // PostgreSQL text holds no NUL
     });
 
     it.each([
@@ -321,7 +342,9 @@ describe('in development', () => {
       expect(verified.data?.verifyOtp.user.email).toBe(stored);
       expect(lower.data?.login.user.email).toBe(stored);
       expect(shouting.data?.login.user.id).toBe(lower.data?.login.user.id);
-      const rows = await app.sql<{ email: string }>('select email from users where lower(email) like ?', [`%${local.toLowerCase()}%`]);
+      const rows = await app.sql<{ email: string }>('select email from users where lower(email) like ?', [
+        `%${local.toLowerCase()}%`,
+      ]);
       expect(rows).toEqual([{ email: stored }]);
     });
   });
@@ -347,7 +370,7 @@ describe('in production', () => {
     expect(JSON.stringify(res.errors)).not.toMatch(/did you mean/i);
   });
 
-  it('adds Strict-Transport-Security to helmet\'s headers on /graphql and /healthz, without X-Powered-By', async () => {
+  it("adds Strict-Transport-Security to helmet's headers on /graphql and /healthz, without X-Powered-By", async () => {
     await expectSecurityHeaders(app, true);
   });
 
@@ -359,7 +382,10 @@ describe('in production', () => {
 describe('in production with INTROSPECTION=true and CORS_ORIGINS', () => {
   const ORIGIN = 'https://app.example.com';
   let app: TestApp;
-  beforeAll(async () => void (app = await startTestApp({ env: { ...PRODUCTION, INTROSPECTION: 'true', CORS_ORIGINS: ORIGIN } })));
+  beforeAll(
+    async () =>
+      void (app = await startTestApp({ env: { ...PRODUCTION, INTROSPECTION: 'true', CORS_ORIGINS: ORIGIN } })),
+  );
   afterAll(() => app.stop());
 
   it('answers introspection', async () => {
@@ -369,7 +395,12 @@ describe('in production with INTROSPECTION=true and CORS_ORIGINS', () => {
     expect(res.data?.__schema.types.map((t) => t.name)).toEqual(expect.arrayContaining(['User', 'Mutation']));
   });
 
-  it.each([[ORIGIN, true], ['https://evil.example', false], ['http://localhost:3000', false], [`${ORIGIN}.evil.example`, false]])('echoes only a configured origin with credentials: %s allowed %s', async (origin, allowed) => {
+  it.each([
+    [ORIGIN, true],
+    ['https://evil.example', false],
+    ['http://localhost:3000', false],
+    [`${ORIGIN}.evil.example`, false],
+  ])('echoes only a configured origin with credentials: %s allowed %s', async (origin, allowed) => {
     await expectCors(app, origin, allowed);
   });
 });
@@ -387,7 +418,10 @@ describe('with REQUEST_TIMEOUT=1', () => {
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     // Headers promise 100 bytes of body; only one is sent, as a slow-loris client would.
     socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
-    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+    const outcome = await Promise.race([
+      closed.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open'), 5000)),
+    ]);
     socket.destroy();
     expect(outcome).toBe('closed');
     expect(received).toMatch(/^HTTP\/1\.1 408/);

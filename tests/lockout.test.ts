@@ -150,7 +150,9 @@ describe('password sign-in lockout', () => {
     expect(unlocked.data!.unlockUser).toEqual({ id: victim.user.id, email: victim.user.email });
     await expectSignedIn(victim.user.email); // no clock advance
 
-    const audit = await app.gql<{ auditEvents: { edges: Array<{ node: { type: string; actorId: string | null; userId: string | null } }> } }>(
+    const audit = await app.gql<{
+      auditEvents: { edges: Array<{ node: { type: string; actorId: string | null; userId: string | null } }> };
+    }>(
       'query($id: ID!) { auditEvents(userId: $id, type: "ACCOUNT_UNLOCKED") { edges { node { type actorId userId } } } }',
       { id: victim.user.id },
       { token: admin.accessToken },

@@ -35,6 +35,16 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/**
+ * Queues one more email and waits for it to arrive. The sender claims rows in id order, one pass at a time, so
+ * once this later row is delivered every pass that could have sent an earlier row again is over.
+ */
+async function laterPassDone(app: TestApp): Promise<void> {
+  const marker = letterEmail('marker');
+  await register(app, marker);
+  await app.smtp.waitFor(marker);
+}
+
 async function outboxRows(app: TestApp, recipient: string): Promise<OutboxRow[]> {
   return app.sql<OutboxRow>(
     'select id, recipient, kind, payload, attempts, last_error, sent_at from mail_outbox where recipient = ? order by id',
@@ -72,10 +82,9 @@ describe('with an SMTP server', () => {
     const email = letterEmail('down');
     await smtpStop();
 
-    const res = await app.gql(
-      'mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }',
-      { input: { email, password: 'Correct-Horse-9' } },
-    );
+    const res = await app.gql('mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }', {
+      input: { email, password: 'Correct-Horse-9' },
+    });
     expect(res.errors).toBeUndefined();
     expect(res.data?.register).toEqual({ expiresIn: 600, retryAfter: 60 });
 
@@ -110,7 +119,7 @@ describe('with an SMTP server', () => {
       const all = (await Promise.all(emails.map((email) => outboxRows(app, email)))).flat();
       return all.length === 2 * emails.length && all.every((r) => r.sent_at !== null) ? all : undefined;
     });
-    await sleep(300); // a few sender polls: a second delivery of any row would arrive by now
+    await laterPassDone(app); // a second delivery of any row would have arrived before this
 
     for (const email of emails) {
       const mine = rows.filter((r) => r.recipient === email);
@@ -161,7 +170,7 @@ describe('with an SMTP server', () => {
 
     expect(await outboxRows(app, email)).toHaveLength(1);
     const code = await app.smtp.codeFor(email, /confirm/i);
-    await sleep(300);
+    await laterPassDone(app);
     expect(app.smtp.messages.filter((m) => m.to === email)).toHaveLength(1);
     expect((await verifyOtp(app, email, code)).errors).toBeUndefined();
   });

@@ -13,15 +13,27 @@ const pgUrl = realPostgresUrl('tests/migrate-together.test.ts');
 
   it.each([1, 2, 3])('all start, and every migration is applied once (round %i)', async () => {
     const db = await createTestDatabase(pgUrl);
-    const env = { PORT: '0', NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'migrate-together-secret-of-32-bytes!!', BCRYPT_COST: '4' };
+    const env = {
+      PORT: '0',
+      NODE_ENV: 'development',
+      DATABASE_URL: db.url,
+      JWT_SECRET: 'migrate-together-secret-of-32-bytes!!',
+      BCRYPT_COST: '4',
+    };
     const started = await Promise.allSettled([startMain(env), startMain(env), startMain(env)]);
     const running = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     try {
-      expect(started.map((r) => (r.status === 'rejected' ? String(r.reason).slice(0, 400) : 'started'))).toEqual(['started', 'started', 'started']);
+      expect(started.map((r) => (r.status === 'rejected' ? String(r.reason).slice(0, 400) : 'started'))).toEqual([
+        'started',
+        'started',
+        'started',
+      ]);
       const client = new Client({ connectionString: db.url });
       await client.connect();
       try {
-        const { rows } = await client.query<{ name: string; n: string }>('select name, count(*) as n from mikro_orm_migrations group by name');
+        const { rows } = await client.query<{ name: string; n: string }>(
+          'select name, count(*) as n from mikro_orm_migrations group by name',
+        );
         expect(rows.length).toBeGreaterThan(0);
         expect(rows.every((r) => r.n === '1')).toBe(true);
       } finally {

@@ -62,7 +62,8 @@ const EXAMPLES: Record<string, Example> = {
     vars: () => ({ input: { email: uniqueEmail('reg'), password: PASSWORD } }),
   },
   'Mutation.login': {
-    query: 'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }',
+    query:
+      'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }',
     vars: async () => ({ email: (await spendLogin('USER')).email, password: PASSWORD }),
   },
   'Mutation.requestOtp': {
@@ -137,7 +138,9 @@ const FIELDS = rootFields(fileSchema).map(([key]) => key);
 function authDirectives(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>) {
   const names = (field.astNode?.directives ?? []).map((d) => d.name.value);
   // type-graphql gives a field an AST node only when it has directives.
-  const scopes = field.astNode ? (getDirectiveValues(schema.getDirective('requiresScopes')!, field.astNode)?.scopes ?? null) : null;
+  const scopes = field.astNode
+    ? (getDirectiveValues(schema.getDirective('requiresScopes')!, field.astNode)?.scopes ?? null)
+    : null;
   return {
     authenticated: names.filter((n) => n === 'authenticated').length,
     requiresScopes: names.filter((n) => n === 'requiresScopes').length,
@@ -159,9 +162,13 @@ describe('the expectation tables', () => {
       fieldsWithoutExample: FIELDS.filter((k) => !(k in EXAMPLES)),
       rulesForUnknownFields: Object.keys(EXPECTED).filter((k) => !FIELDS.includes(k)),
       examplesForUnknownFields: Object.keys(EXAMPLES).filter((k) => !FIELDS.includes(k)),
-    }).toEqual({ fieldsWithoutRule: [], fieldsWithoutExample: [], rulesForUnknownFields: [], examplesForUnknownFields: [] });
+    }).toEqual({
+      fieldsWithoutRule: [],
+      fieldsWithoutExample: [],
+      rulesForUnknownFields: [],
+      examplesForUnknownFields: [],
+    });
   });
-
 });
 
 describe.each([
@@ -328,19 +335,26 @@ describe.each(FIELDS)('%s', (key) => {
 
 describe('cells that end a session', () => {
   // The cells that end, rotate or re-key a session run again here: this check needs no other test before it.
-  const ENDING = FIELDS.filter((key) => EXAMPLES[key]?.ownSession || ['Mutation.logout', 'Mutation.refresh'].includes(key));
+  const ENDING = FIELDS.filter(
+    (key) => EXAMPLES[key]?.ownSession || ['Mutation.logout', 'Mutation.refresh'].includes(key),
+  );
 
   it('leave the principals signed in and the throwaway user as it was (other cells run with live tokens)', async () => {
     const ends = ['Mutation.logout', 'Mutation.logoutAll', 'Mutation.changePassword', 'Mutation.revokeSession'];
     expect(ENDING).toEqual(expect.arrayContaining(ends));
-    for (const key of ENDING) for (const principal of PRINCIPALS) await runCell(key, principal, outcomeOf(key, principal));
+    for (const key of ENDING)
+      for (const principal of PRINCIPALS) await runCell(key, principal, outcomeOf(key, principal));
     for (const key of ['Mutation.setUserActive', 'Mutation.setUserRoles']) await runCell(key, 'ADMIN', 'allowed');
 
     for (const role of ['USER', 'SUPPORT', 'ADMIN'] as const) {
       const res = await app.gql('{ me { roles } }', {}, { token: principals[role].token });
       expect(res.data?.me).toEqual({ roles: [role] });
     }
-    const user = await app.gql('query($id: ID!) { user(id: $id) { active roles } }', { id: throwaway.id }, { token: principals.ADMIN.token });
+    const user = await app.gql(
+      'query($id: ID!) { user(id: $id) { active roles } }',
+      { id: throwaway.id },
+      { token: principals.ADMIN.token },
+    );
     expect(user.data?.user).toEqual({ active: true, roles: ['USER'] });
   });
 });

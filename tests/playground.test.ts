@@ -3,7 +3,7 @@
 // no internet connection; every other request still reaches Apollo. The browser part drives Debian's
 // chromium through playwright-core: register through the page, read the answer, sign in with the headers editor.
 import express from 'express';
-import { buildSchema, parse, validate, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,7 +56,9 @@ function get(url: string, accept = BROWSER_ACCEPT, headers: Record<string, strin
 
 /** The page's asset URLs (script and style sheet), absolute. */
 function assetUrls(html: string, base: string): string[] {
-  return [...html.matchAll(/(?:src|href)="(\/graphql\/playground\/[^"]+)"/g)].map((m) => new URL(m[1]!, base).toString());
+  return [...html.matchAll(/(?:src|href)="(\/graphql\/playground\/[^"]+)"/g)].map((m) =>
+    new URL(m[1]!, base).toString(),
+  );
 }
 
 describe('the preloaded operations', () => {
@@ -67,7 +69,7 @@ describe('the preloaded operations', () => {
       const doc = parse(tab.query);
       expect(validate(schema, doc)).toEqual([]);
       const op = doc.definitions[0] as OperationDefinitionNode;
-      return op.selectionSet.selections.map((s) => (s.kind === 'Field' ? s.name.value : s.kind));
+      return op.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : s.kind));
     });
 
     expect(fields).toEqual([['register'], ['verifyOtp'], ['login'], ['me'], ['refresh'], ['logout']]);
@@ -87,7 +89,7 @@ describe('in development', () => {
   beforeAll(async () => void (app = await startTestApp({ env: { NODE_ENV: 'development' } })));
   afterAll(() => app.stop());
 
-  it('answers a browser\'s GET /graphql with the playground page, under a CSP that allows nothing but this origin', async () => {
+  it("answers a browser's GET /graphql with the playground page, under a CSP that allows nothing but this origin", async () => {
     const res = await get(app.url);
     const html = await res.text();
 
@@ -102,7 +104,7 @@ describe('in development', () => {
     expect(assetUrls(html, app.url)).toHaveLength(2);
   });
 
-  it('serves the bundle\'s files from the server, cached as immutable, and 404 for any other name', async () => {
+  it("serves the bundle's files from the server, cached as immutable, and 404 for any other name", async () => {
     const html = await (await get(app.url)).text();
 
     for (const url of assetUrls(html, app.url)) {
@@ -125,7 +127,7 @@ describe('in development', () => {
     }
   });
 
-  it('keeps helmet\'s default CSP on API answers', async () => {
+  it("keeps helmet's default CSP on API answers", async () => {
     const res = await fetch(app.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -144,7 +146,11 @@ describe('in development', () => {
       const expected = (await app.gql(REGISTER, { input: { email: uniqueEmail('api'), password: PASSWORD } })).data;
       expect(expected).toEqual({ register: { expiresIn: expect.any(Number), retryAfter: expect.any(Number) } });
 
-      const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+      const browser: Browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_FLAGS,
+      });
       try {
         const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         const requests: string[] = [];
@@ -157,7 +163,14 @@ describe('in development', () => {
 
         await page.goto(app.url);
         await page.locator(editor('operation.graphql')).waitFor({ timeout: 30_000 });
-        expect(await page.locator('.graphiql-tab').allInnerTexts()).toEqual(['Register', 'VerifyEmail', 'Login', 'Me', 'Refresh', 'Logout']);
+        expect(await page.locator('.graphiql-tab').allInnerTexts()).toEqual([
+          'Register',
+          'VerifyEmail',
+          'Login',
+          'Me',
+          'Refresh',
+          'Logout',
+        ]);
 
         // Register, through the preloaded tab, with this test's email typed into its variables.
         const variables = { input: { email, password: PASSWORD, fullName: 'Playground' } };
@@ -188,9 +201,16 @@ describe('in development', () => {
         // Me, with that token pasted into the headers editor over the template.
         await openTab(page, 'Me');
         await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
-        await page.locator(`${editor('request-headers.json')} .view-lines`).filter({ hasText: 'Authorization' }).waitFor();
+        await page
+          .locator(`${editor('request-headers.json')} .view-lines`)
+          .filter({ hasText: 'Authorization' })
+          .waitFor();
         expect(JSON.parse(await editorText(page, editor('request-headers.json')))).toEqual(JSON.parse(BEARER_TEMPLATE));
-        await replaceText(page, editor('request-headers.json'), JSON.stringify({ Authorization: `Bearer ${accessToken}` }));
+        await replaceText(
+          page,
+          editor('request-headers.json'),
+          JSON.stringify({ Authorization: `Bearer ${accessToken}` }),
+        );
         await run(page);
         const me = (await response(page, '"me"')) as { data: { me: { email: string; emailVerified: boolean } } };
         expect(me.data.me).toMatchObject({ email, emailVerified: true });
@@ -198,7 +218,9 @@ describe('in development', () => {
         const foreign = requests.filter((url) => new URL(url).origin !== origin);
         expect(foreign).toEqual([]);
         for (const label of ['editor', 'json', 'graphql']) {
-          expect(requests).toContainEqual(expect.stringMatching(new RegExp(`/graphql/playground/assets/${label}\\.worker-\\w+\\.js$`)));
+          expect(requests).toContainEqual(
+            expect.stringMatching(new RegExp(`/graphql/playground/assets/${label}\\.worker-\\w+\\.js$`)),
+          );
         }
         expect(problems).toEqual([]); // a CSP violation, a failed load or a failed prettify would show here
       } finally {
@@ -240,11 +262,19 @@ async function run(page: Page): Promise<void> {
  * (GraphiQL 5 keeps monaco on globalThis.__MONACO), as the screen wraps long tokens over several lines.
  */
 async function response(page: Page, marker: string): Promise<unknown> {
-  await page.locator(`${editor('response.json')} .view-lines`).filter({ hasText: marker }).waitFor({ timeout: 15_000 });
+  await page
+    .locator(`${editor('response.json')} .view-lines`)
+    .filter({ hasText: marker })
+    .waitFor({ timeout: 15_000 });
   const text = await page.evaluate(() => {
     type Model = { uri: { path: string }; getValue(): string };
     const monaco = (globalThis as { __MONACO?: { editor: { getModels(): Model[] } } }).__MONACO;
-    return monaco?.editor.getModels().find((m) => m.uri.path.endsWith('-response.json'))?.getValue() ?? null;
+    return (
+      monaco?.editor
+        .getModels()
+        .find((m) => m.uri.path.endsWith('-response.json'))
+        ?.getValue() ?? null
+    );
   });
   if (text === null) throw new Error('no response model found in the page (globalThis.__MONACO)');
   return JSON.parse(text);
@@ -256,7 +286,7 @@ describe('in production', () => {
     beforeAll(async () => void (app = await startTestApp({ env: PRODUCTION })));
     afterAll(() => app.stop());
 
-    it('serves no page: a browser\'s GET /graphql reaches Apollo, which serves no landing page either', async () => {
+    it("serves no page: a browser's GET /graphql reaches Apollo, which serves no landing page either", async () => {
       const res = await get(app.url);
       const body = await res.text();
 
@@ -266,8 +296,10 @@ describe('in production', () => {
       expect(body).not.toMatch(/<html|playground|cdn|apollographql/i);
     });
 
-    it('serves none of the bundle\'s files', async () => {
-      const { script } = JSON.parse(readFileSync(join(playgroundDir(), PLAYGROUND_MANIFEST), 'utf8')) as PlaygroundManifest;
+    it("serves none of the bundle's files", async () => {
+      const { script } = JSON.parse(
+        readFileSync(join(playgroundDir(), PLAYGROUND_MANIFEST), 'utf8'),
+      ) as PlaygroundManifest;
       const res = await get(new URL(`/graphql/playground/assets/${script}`, app.url).toString(), '*/*');
 
       expect(res.status).not.toBe(200);

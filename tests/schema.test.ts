@@ -8,7 +8,6 @@ const root = join(__dirname, '..');
 // The project's own copy of the public contract (a user's clone has no ../shared).
 const contract = buildSchema(readFileSync(join(root, 'docs', 'api-contract.graphql'), 'utf8'));
 
-
 /** Every type, field, argument and enum value of `expected` that `actual` lacks or types differently. */
 function contractGaps(expected: ReturnType<typeof buildSchema>, actual: ReturnType<typeof buildSchema>): string[] {
   const gaps: string[] = [];
@@ -24,7 +23,10 @@ function contractGaps(expected: ReturnType<typeof buildSchema>, actual: ReturnTy
       for (const v of type.getValues()) if (!mine.getValue(v.name)) gaps.push(`${type.name}.${v.name} is missing`);
     }
     if ((isObjectType(type) && isObjectType(mine)) || (isInputObjectType(type) && isInputObjectType(mine))) {
-      const myFields = mine.getFields() as Record<string, { type: unknown; args?: readonly { name: string; type: unknown; defaultValue: unknown }[] }>;
+      const myFields = mine.getFields() as Record<
+        string,
+        { type: unknown; args?: readonly { name: string; type: unknown; defaultValue: unknown }[] }
+      >;
       for (const field of Object.values(type.getFields())) {
         const key = `${type.name}.${field.name}`;
         const myField = myFields[field.name];
@@ -32,7 +34,8 @@ function contractGaps(expected: ReturnType<typeof buildSchema>, actual: ReturnTy
           gaps.push(`${key} is missing`);
           continue;
         }
-        if (String(myField.type) !== String(field.type)) gaps.push(`${key} is ${String(myField.type)}, not ${String(field.type)}`);
+        if (String(myField.type) !== String(field.type))
+          gaps.push(`${key} is ${String(myField.type)}, not ${String(field.type)}`);
         for (const arg of 'args' in field ? field.args : []) {
           const myArg = myField.args?.find((a) => a.name === arg.name);
           if (!myArg) gaps.push(`${key}(${arg.name}) is missing`);
@@ -43,7 +46,8 @@ function contractGaps(expected: ReturnType<typeof buildSchema>, actual: ReturnTy
         // An argument the contract does not have must be optional, or existing calls break.
         for (const myArg of myField.args ?? []) {
           const inContract = 'args' in field && field.args.some((a: { name: string }) => a.name === myArg.name);
-          if (!inContract && String(myArg.type).endsWith('!')) gaps.push(`${key}(${myArg.name}) is a new required argument`);
+          if (!inContract && String(myArg.type).endsWith('!'))
+            gaps.push(`${key}(${myArg.name}) is a new required argument`);
         }
       }
     }
@@ -84,21 +88,32 @@ if (existsSync(shared)) {
   function sectionsAfter(text: string, prefix: string, starts: RegExp): string[] {
     expect(text.startsWith(prefix)).toBe(true);
     const rest = text.slice(prefix.length);
-    return rest.split(starts).map((s) => s.trim()).filter((s) => s !== '');
+    return rest
+      .split(starts)
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   describe('docs/ copy of the contract', () => {
     it('docs/api-contract.graphql is the first release followed by verbatim sections of api-contract-next.graphql', () => {
       const separator = /^# -{20,}$/m;
-      const next = read(shared, 'api-contract-next.graphql').split(separator).map((s) => s.trim());
-      const added = sectionsAfter(read(root, 'docs', 'api-contract.graphql'), read(shared, 'api-contract.graphql'), separator);
+      const next = read(shared, 'api-contract-next.graphql')
+        .split(separator)
+        .map((s) => s.trim());
+      const added = sectionsAfter(
+        read(root, 'docs', 'api-contract.graphql'),
+        read(shared, 'api-contract.graphql'),
+        separator,
+      );
       for (const section of added) expect(next).toContain(section);
     });
 
     it('docs/contract.md is CONTRACT.md followed by sections of CONTRACT-next.md (each line as there)', () => {
       const heading = /^(?=## )/m;
       const next = new Map(
-        read(shared, 'CONTRACT-next.md').split(heading).map((s) => [s.split('\n')[0]!, s] as const),
+        read(shared, 'CONTRACT-next.md')
+          .split(heading)
+          .map((s) => [s.split('\n')[0]!, s] as const),
       );
       const added = sectionsAfter(read(root, 'docs', 'contract.md'), read(shared, 'CONTRACT.md'), heading);
       for (const section of added) {

@@ -15,13 +15,10 @@ type Claims = Record<string, unknown>;
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
 /** Signs `claims` with jsonwebtoken, with full control over the header (typ undefined = no typ at all). */
-function forge(
-  claims: Claims,
-  opts: { alg?: jwt.Algorithm; secret?: string; typ?: string | undefined } = {},
-): string {
+function forge(claims: Claims, opts: { alg?: jwt.Algorithm; secret?: string; typ?: string | undefined } = {}): string {
   const alg = opts.alg ?? 'HS256';
   const typ = 'typ' in opts ? opts.typ : 'at+jwt';
-  return jwt.sign(claims, opts.secret ?? TEST_JWT_SECRET, { algorithm: alg, header: { alg, typ } as jwt.JwtHeader });
+  return jwt.sign(claims, opts.secret ?? TEST_JWT_SECRET, { algorithm: alg, header: { alg, typ } });
 }
 
 /** The claims of a real access token, for forging tokens that differ from it in one property only. */
@@ -248,7 +245,7 @@ describe('with a running server', () => {
       expect(tooLong.errors![0]!.extensions!.field).toBe('password');
     });
 
-    it('does not cut passwords at bcrypt\'s 72 bytes: a password differing only after byte 72 is refused', async () => {
+    it("does not cut passwords at bcrypt's 72 bytes: a password differing only after byte 72 is refused", async () => {
       const first72 = 'Aa1!' + randomBytes(51).toString('base64'); // random: hard to guess, as the policy asks
       const password = first72 + 'Suffix-1';
       const lookalike = first72 + 'Suffix-2';
@@ -284,7 +281,8 @@ describe('with a running server', () => {
       const rows: string[] = [];
       for (const { table_name } of tables) {
         const quoted = `"${table_name.replace(/"/g, '""')}"`;
-        for (const r of await app.sql<{ j: string }>(`select row_to_json(t)::text as j from ${quoted} t`)) rows.push(r.j);
+        for (const r of await app.sql<{ j: string }>(`select row_to_json(t)::text as j from ${quoted} t`))
+          rows.push(r.j);
       }
       const dump = rows.join('\n');
 
@@ -298,7 +296,9 @@ describe('with a running server', () => {
         expect(dump).not.toContain(secret.split('.').pop()!); // not even a JWT's signature part
       }
 
-      const [user] = await app.sql<{ password_hash: string }>('select password_hash from users where email = ?', [email]);
+      const [user] = await app.sql<{ password_hash: string }>('select password_hash from users where email = ?', [
+        email,
+      ]);
       expect(user!.password_hash.startsWith('$2')).toBe(true);
       const codes = await app.sql<{ code_hash: string; purpose: string }>(
         'select code_hash, purpose from otp_codes where email = ?',
@@ -322,7 +322,8 @@ describe('with a running server', () => {
     });
 
     it('answers a request body over 100 kB with HTTP 413, and accepts one just under it', async () => {
-      const body = (padding: number) => JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(padding) } });
+      const body = (padding: number) =>
+        JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(padding) } });
       const headers = { 'content-type': 'application/json' };
 
       const big = await rawFetch(app, { method: 'POST', headers, body: body(150_000) });
@@ -339,7 +340,11 @@ describe('with a running server', () => {
       const headers = { 'apollo-require-preflight': 'true' };
 
       const viaGet = await rawFetch(app, { method: 'GET', headers, path: `?query=${encodeURIComponent(query)}` });
-      const queryViaGet = await rawFetch(app, { method: 'GET', headers, path: `?query=${encodeURIComponent('{ __typename }')}` });
+      const queryViaGet = await rawFetch(app, {
+        method: 'GET',
+        headers,
+        path: `?query=${encodeURIComponent('{ __typename }')}`,
+      });
 
       expect(viaGet.status).toBeGreaterThanOrEqual(400);
       expect(viaGet.status).toBeLessThan(500);

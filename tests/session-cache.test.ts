@@ -92,10 +92,22 @@ async function adminToken(): Promise<string> {
 
   describe('an operator ending a session or changing a user in SQL reaches it within 1 s', () => {
     it.each([
-      ['ending the session', (t: Tokens) => operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)])],
-      ['shortening the session', (t: Tokens) => operatorSql("update sessions set expires_at = created_at where id = $1", [sessionIdOf(t)])],
-      ['deactivating the user', (t: Tokens) => operatorSql('update users set active = false where id = $1', [t.user.id])],
-      ['changing the roles', (t: Tokens) => operatorSql("update users set roles = '{SUPPORT}' where id = $1", [t.user.id])],
+      [
+        'ending the session',
+        (t: Tokens) => operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)]),
+      ],
+      [
+        'shortening the session',
+        (t: Tokens) => operatorSql('update sessions set expires_at = created_at where id = $1', [sessionIdOf(t)]),
+      ],
+      [
+        'deactivating the user',
+        (t: Tokens) => operatorSql('update users set active = false where id = $1', [t.user.id]),
+      ],
+      [
+        'changing the roles',
+        (t: Tokens) => operatorSql("update users set roles = '{SUPPORT}' where id = $1", [t.user.id]),
+      ],
       ['deleting the user', (t: Tokens) => operatorSql('delete from users where id = $1', [t.user.id])],
     ])('%s', async (_what, change) => {
       const t = await cachedUser();
@@ -109,23 +121,46 @@ async function adminToken(): Promise<string> {
       app.gql(query, variables, { token });
     it.each([
       ['logout', async (t: Tokens) => gql('mutation { logout }', t.accessToken)],
-      ['logout with the refresh token', async (t: Tokens) => app.gql('mutation($r: String) { logout(refreshToken: $r) }', { r: t.refreshToken })],
+      [
+        'logout with the refresh token',
+        async (t: Tokens) => app.gql('mutation($r: String) { logout(refreshToken: $r) }', { r: t.refreshToken }),
+      ],
       ['logoutAll', async (t: Tokens) => gql('mutation { logoutAll }', t.accessToken)],
-      ['revokeSession from another session', async (t: Tokens) => {
-        const other = (await login(app, t.user.email, PASSWORD)).data!.login;
-        return gql('mutation($id: ID!) { revokeSession(id: $id) }', other.accessToken, { id: sessionIdOf(t) });
-      }],
-      ['changePassword from another session', async (t: Tokens) => {
-        const other = (await login(app, t.user.email, PASSWORD)).data!.login;
-        return gql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }', other.accessToken, {
-          c: PASSWORD,
-          n: 'Another-Horse-77!',
-        });
-      }],
-      ['setUserRoles by an admin', async (t: Tokens) =>
-        gql('mutation($id: ID!) { setUserRoles(userId: $id, roles: [SUPPORT]) { id } }', await adminToken(), { id: t.user.id })],
-      ['setUserActive(false) by an admin', async (t: Tokens) =>
-        gql('mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }', await adminToken(), { id: t.user.id })],
+      [
+        'revokeSession from another session',
+        async (t: Tokens) => {
+          const other = (await login(app, t.user.email, PASSWORD)).data!.login;
+          return gql('mutation($id: ID!) { revokeSession(id: $id) }', other.accessToken, { id: sessionIdOf(t) });
+        },
+      ],
+      [
+        'changePassword from another session',
+        async (t: Tokens) => {
+          const other = (await login(app, t.user.email, PASSWORD)).data!.login;
+          return gql(
+            'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }',
+            other.accessToken,
+            {
+              c: PASSWORD,
+              n: 'Another-Horse-77!',
+            },
+          );
+        },
+      ],
+      [
+        'setUserRoles by an admin',
+        async (t: Tokens) =>
+          gql('mutation($id: ID!) { setUserRoles(userId: $id, roles: [SUPPORT]) { id } }', await adminToken(), {
+            id: t.user.id,
+          }),
+      ],
+      [
+        'setUserActive(false) by an admin',
+        async (t: Tokens) =>
+          gql('mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }', await adminToken(), {
+            id: t.user.id,
+          }),
+      ],
     ])('%s', async (_what, act) => {
       const t = await cachedUser();
       const res = await act(t);

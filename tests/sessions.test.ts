@@ -22,11 +22,19 @@ interface SessionRow {
 }
 
 function listSessions(token?: string) {
-  return app.gql<{ sessions: SessionRow[] }>('{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }', {}, { token });
+  return app.gql<{ sessions: SessionRow[] }>(
+    '{ sessions { id createdAt lastUsedAt expiresAt userAgent ip current } }',
+    {},
+    { token },
+  );
 }
 
 function logout(opts: { token?: string; refreshToken?: string } = {}) {
-  return app.gql<{ logout: boolean }>('mutation($t: String) { logout(refreshToken: $t) }', { t: opts.refreshToken }, { token: opts.token });
+  return app.gql<{ logout: boolean }>(
+    'mutation($t: String) { logout(refreshToken: $t) }',
+    { t: opts.refreshToken },
+    { token: opts.token },
+  );
 }
 
 function logoutAll(token?: string) {

@@ -3,6 +3,7 @@
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { eventually } from './helpers/eventually';
 import { startMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';
 import { createTestDatabase, queryDatabase, type TestDatabase } from './helpers/test-database';
@@ -13,8 +14,10 @@ jest.setTimeout(120_000);
 const PASSWORD = 'Shutdown-Pass-9';
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }';
-const VERIFY = 'mutation($e: String!, $c: String!) { verifyOtp(email: $e, code: $c, purpose: VERIFY_EMAIL) { accessToken } }';
-const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id email } } }';
+const VERIFY =
+  'mutation($e: String!, $c: String!) { verifyOtp(email: $e, code: $c, purpose: VERIFY_EMAIL) { accessToken } }';
+const LOGIN =
+  'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id email } } }';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;
@@ -25,15 +28,30 @@ interface Gql {
   errors?: Array<{ message: string; extensions?: { code?: string } }>;
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown>): Promise<{ status: number; body: Gql }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+async function gql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ status: number; body: Gql }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   return { status: res.status, body: (await res.json()) as Gql };
 }
 
 let db: TestDatabase;
 const children: MainProcess[] = [];
+/** A test's proxy to the database, if it uses one. */
+let proxy: FreezableProxy | undefined;
+afterEach(() => {
+  proxy?.close();
+  proxy = undefined;
+});
 
-const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> => queryDatabase<T>(db.url, query, params);
+const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []): Promise<T[]> =>
+  queryDatabase<T>(db.url, query, params);
 
 function start(env: Record<string, string>): Promise<MainProcess> {
   return startMain({
@@ -117,20 +135,25 @@ describe.each(SIGNALS)('on %s', (signal) => {
     const smtp = new TestSmtp();
     await smtp.start();
     try {
-      // bcrypt cost 14 takes over a second a hash here: the login is honestly slow.
-      const main = await start({ SMTP_URL: smtp.url, BCRYPT_COST: '14' });
+      // bcrypt cost 14 takes over a second a hash here: the login is honestly slow. The database is reached
+      // through a proxy that shows when the login's lookup (its email) is on the wire: then the request is in.
+      proxy = await FreezableProxy.start(new URL(db.url));
+      const main = await start({ SMTP_URL: smtp.url, BCRYPT_COST: '14', DATABASE_URL: proxy.url(db.url) });
       const exit = exitOf(main);
       const email = freshEmail('inflight');
       expect((await gql(main.url, REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
       const code = await smtp.codeFor(email, /confirm/i);
-      expect((await gql(main.url, VERIFY, { e: email, c: code })).body.data?.verifyOtp.accessToken).toEqual(expect.any(String));
+      expect((await gql(main.url, VERIFY, { e: email, c: code })).body.data?.verifyOtp.accessToken).toEqual(
+        expect.any(String),
+      );
 
       let answeredAt = 0;
+      const lookedUp = proxy.sent(email);
       const login = gql(main.url, LOGIN, { e: email, p: PASSWORD }).then((res) => {
         answeredAt = Date.now();
         return res;
       });
-      await sleep(300); // the request is in, its password hash is being computed
+      await lookedUp; // the request is in, its password hash about to be computed
       const signalledAt = Date.now();
       main.child.kill(signal);
 
@@ -174,19 +197,24 @@ describe.each(SIGNALS)('on %s', (signal) => {
       const b = await smtp.arrival();
       expect([second, third]).toContain(b.to); // a claimed batch is sent in no particular order
       const behind = b.to === second ? third : second;
-      const [claimed] = await sql<{ locked_until: Date | null }>('select locked_until from mail_outbox where recipient = $1', [behind]);
+      const [claimed] = await sql<{ locked_until: Date | null }>(
+        'select locked_until from mail_outbox where recipient = $1',
+        [behind],
+      );
       expect(claimed!.locked_until).not.toBeNull(); // claimed by this pass, not sent yet
 
       const signalledAt = Date.now();
       main.child.kill(signal);
       await untilRefused(portOf(main), 1000); // the HTTP side stops at once, even while mail is being sent
-      await sleep(1500);
-      expect(main.child.exitCode).toBeNull(); // still waiting for the SMTP server to accept the message
+      await main.output.waitFor(new RegExp(`${signal} received`));
+      expect(main.child.exitCode).toBeNull(); // waiting for the SMTP server (how long it waits: the test further down)
+      const releasedAt = Date.now();
       b.release();
 
       const exited = await exit;
       expectCleanExit(exited, main);
-      expect(exited.at - signalledAt).toBeGreaterThanOrEqual(1500);
+      expect(exited.at).toBeGreaterThanOrEqual(releasedAt);
+      expect(exited.at - signalledAt).toBeLessThan(10_000); // within SHUTDOWN_TIMEOUT's default
       expect(smtp.delivered).toEqual([first, b.to]);
       const rows = await sql<{ recipient: string; sent_at: Date | null; attempts: number; locked_until: Date | null }>(
         'select recipient, sent_at, attempts, locked_until from mail_outbox where recipient = any($1)',
@@ -211,15 +239,24 @@ describe.each(SIGNALS)('on %s', (signal) => {
 
     const idle = await rawConnection(port);
     idle.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n');
-    for (const deadline = Date.now() + 5000; !idle.received().includes('"ok"') && Date.now() < deadline; ) await sleep(20);
+    await eventually(
+      () => idle.received(),
+      (text) => text.includes('"ok"'),
+      { timeoutMs: 5000 },
+    );
     expect(idle.received()).toMatch(/^HTTP\/1\.1 200/);
 
-    // Headers and the start of a 100-byte body, then nothing more.
+    // Headers and the start of a 100-byte body, then nothing more. `Expect: 100-continue` makes the server say when
+    // it has the request (Node answers "100 Continue" as it hands the request on): from then on it is in flight.
     const stalled = await rawConnection(port);
     stalled.socket.write(
-      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":',
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
     );
-    await sleep(300);
+    await eventually(
+      () => stalled.received(),
+      (text) => text.includes('100 Continue'),
+    );
+    stalled.socket.write('{"query":');
 
     const signalledAt = Date.now();
     main.child.kill(signal);
@@ -266,25 +303,25 @@ describe('when the SMTP server holds a message past SHUTDOWN_TIMEOUT', () => {
 });
 
 describe('when the database stops answering during shutdown', () => {
-  let proxy: FreezableProxy | undefined;
-  afterEach(() => proxy?.close());
-
   it('still exits, with code 1 and a log line, a few seconds past SHUTDOWN_TIMEOUT', async () => {
     proxy = await FreezableProxy.start(new URL(db.url));
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const main = await start({ DATABASE_URL: viaProxy.toString(), SHUTDOWN_TIMEOUT: '1' });
+    const main = await start({ DATABASE_URL: proxy.url(db.url), SHUTDOWN_TIMEOUT: '1' });
     const exit = exitOf(main);
     expect((await fetch(new URL('/readyz', main.url))).status).toBe(200); // the database answers through it
 
     proxy.freeze(); // packets to and from PostgreSQL go nowhere from now on, and nothing is closed
     // A request whose query never returns holds its pooled connection, so closing the pool never ends.
-    const stuck = fetch(new URL('/readyz', main.url)).catch(() => null);
-    await sleep(300);
+    // `Expect: 100-continue`: the server says when it has the request; its query then cannot come back.
+    const stuck = await rawConnection(portOf(main));
+    stuck.socket.write('GET /readyz HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n');
+    await eventually(
+      () => stuck.received(),
+      (text) => text.includes('100 Continue'),
+    );
     const signalledAt = Date.now();
     main.child.kill('SIGTERM');
     const exited = await exit;
-    await stuck;
+    await stuck.closed;
     expect(exited).toMatchObject({ code: 1, signal: null });
     expect(exited.at - signalledAt).toBeGreaterThanOrEqual(1000 + 5000 - 200);
     expect(exited.at - signalledAt).toBeLessThan(1000 + 5000 + 1500);
@@ -292,10 +329,13 @@ describe('when the database stops answering during shutdown', () => {
   });
 });
 
-/** A TCP forwarder to PostgreSQL that can go silent at once, like a network partition. */
+/** A TCP forwarder to PostgreSQL that can go silent at once, like a network partition, and shows what is sent. */
 class FreezableProxy {
   private readonly pairs: Array<[Socket, Socket]> = [];
   private frozen = false;
+  private readonly watchers: Array<{ text: string; resolve: () => void }> = [];
+  /** The tail of what each connection sent since the last `sent()`, so a text split across packets is found. */
+  private readonly tails = new Map<Socket, string>();
 
   private constructor(private readonly server: Server) {}
 
@@ -306,15 +346,33 @@ class FreezableProxy {
       const upstream = connect(Number(target.port), target.hostname);
       for (const s of [client, upstream]) s.on('error', () => {});
       proxy.pairs.push([client, upstream]);
-      if (proxy.frozen) client.pause();
+      client.on('data', (d: Buffer) => {
+        const recent = ((proxy.tails.get(client) ?? '') + d.toString('latin1')).slice(-8192);
+        proxy.tails.set(client, recent);
+        for (const w of proxy.watchers.filter((w) => recent.includes(w.text))) {
+          proxy.watchers.splice(proxy.watchers.indexOf(w), 1);
+          w.resolve();
+        }
+      });
+      if (proxy.frozen) upstream.pause();
       else client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     return proxy;
   }
 
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
+  /** `databaseUrl` through this proxy. */
+  url(databaseUrl: string): string {
+    const via = new URL(databaseUrl);
+    via.hostname = '127.0.0.1';
+    via.port = String((this.server.address() as AddressInfo).port);
+    return via.toString();
+  }
+
+  /** Resolves once the server has sent `text` towards the database (also while frozen: it goes nowhere then). */
+  sent(text: string): Promise<void> {
+    this.tails.clear(); // only what is sent from now on
+    return new Promise((resolve) => this.watchers.push({ text, resolve }));
   }
 
   freeze(): void {
@@ -322,8 +380,7 @@ class FreezableProxy {
     for (const [client, upstream] of this.pairs) {
       client.unpipe(upstream);
       upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
+      upstream.pause(); // what the server sends is still read (and seen), never forwarded
     }
   }
 

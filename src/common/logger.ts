@@ -43,7 +43,8 @@ export function prettyLogs(nodeEnv: string | undefined, stdout: { isTTY?: boolea
 function prettyStream(destination: DestinationStream | undefined): DestinationStream | undefined {
   let pretty: typeof import('pino-pretty');
   try {
-    pretty = require('pino-pretty') as typeof import('pino-pretty'); // loaded only when asked for
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a development dependency, loaded only when asked for
+    pretty = require('pino-pretty') as typeof import('pino-pretty');
   } catch {
     return destination;
   }
@@ -55,7 +56,11 @@ function prettyStream(destination: DestinationStream | undefined): DestinationSt
   });
 }
 
-export function createLogger(level: Level = 'info', destination?: DestinationStream, options: LoggerOptions = {}): Logger {
+export function createLogger(
+  level: Level = 'info',
+  destination?: DestinationStream,
+  options: LoggerOptions = {},
+): Logger {
   const log = pino(
     {
       level,
@@ -75,23 +80,44 @@ export function createLogger(level: Level = 'info', destination?: DestinationStr
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** knex begins a failed query's error message with its SQL, values inlined (emails, hashes, IPs). */
-const SQL_FIRST = /^\s*(select|insert|update|delete|with|begin|commit|rollback|savepoint|release|set|lock|truncate|create|alter|drop)\s/i;
+/** A statement keyword: text holding one may hold a statement with its values (knex prefixes errors with it). */
+const SQL_STATEMENT =
+  /\b(select|insert|update|delete|with|begin|commit|rollback|savepoint|release|set|lock|truncate|create|alter|drop)\s/i;
 
-/** SQL with its string literals blanked: the statement's shape is enough to find the query. */
-function withoutSqlValues(text: unknown): unknown {
-  return typeof text === 'string' ? text.replace(/'(?:[^']|'')*'/g, "'?'") : text;
+/**
+ * A database error's text without the values it carries: every string literal of the statement becomes '?'
+ * (MikroORM inlines the values: emails, hashes, IPs), and so does the value PostgreSQL quotes in its own message
+ * (`invalid input syntax for type uuid: "…"`, `value "…" is out of range`). The statement's shape is kept.
+ */
+export function withoutSqlValues(text: string): string {
+  return text
+    .replace(/'(?:[^']|'')*'/g, "'?'")
+    .replace(/(: )"[^\n]*"(?=\n|$)/gm, '$1"?"')
+    .replace(/\bvalue "[^"\n]*"/g, 'value "?"');
 }
 
-/** An error's name, message and stack for a log line. */
+/**
+ * Strips values from a failed query's error in place, before anything can log it: its message and stack, and
+ * PostgreSQL's `detail` (`Key (email)=(…) already exists.`). Called by the database client on every failed query.
+ */
+export function scrubDatabaseError(err: unknown): void {
+  if (typeof err !== 'object' || err === null) return;
+  const e = err as { message?: unknown; stack?: unknown; detail?: unknown };
+  if (typeof e.message === 'string') e.message = withoutSqlValues(e.message);
+  if (typeof e.stack === 'string') e.stack = withoutSqlValues(e.stack);
+  if (typeof e.detail === 'string') e.detail = e.detail.replace(/=\(.*\)/s, '=(?)');
+}
+
+/** An error's name, message and stack for a log line; any SQL in them without its values (a second line of defence). */
 export function errorFields(err: unknown): Record<string, unknown> {
   // Not `instanceof Error`: errors from another realm (a VM context, a worker) fail that check.
   if (typeof err === 'object' && err !== null && 'message' in err) {
     const e = err as { name?: unknown; message?: unknown; stack?: unknown };
-    if (typeof e.message === 'string' && SQL_FIRST.test(e.message)) {
-      return { err: { name: e.name, message: withoutSqlValues(e.message), stack: withoutSqlValues(e.stack) } };
-    }
-    return { err: { name: e.name, message: e.message, stack: e.stack } };
+    const clean = (text: unknown): unknown =>
+      typeof text === 'string' && typeof e.message === 'string' && SQL_STATEMENT.test(e.message)
+        ? withoutSqlValues(text)
+        : text;
+    return { err: { name: e.name, message: clean(e.message), stack: clean(e.stack) } };
   }
   return { err: String(err) };
 }

@@ -29,7 +29,12 @@ export function decodeCursor(cursor: string | null | undefined, idPattern: RegEx
   if (cursor === null || cursor === undefined) return null;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      typeof parsed[0] === 'string' &&
+      typeof parsed[1] === 'string'
+    ) {
       const at = new Date(parsed[0]);
       const year = at.getUTCFullYear();
       if (!Number.isNaN(at.getTime()) && year >= 1 && year <= 9999 && idPattern.test(parsed[1])) {

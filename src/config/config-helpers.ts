@@ -3,8 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A problem the operator fixes (configuration, a busy DATA_DIR, a missing database): one line, printed without a stack. */
+export class OperatorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperatorError';
+  }
+}
+
 /** A bad configuration value: its message is one line naming the variable. */
-export class ConfigError extends Error {
+export class ConfigError extends OperatorError {
   constructor(
     readonly variable: string,
     problem: string,

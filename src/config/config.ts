@@ -1,4 +1,5 @@
 // Environment → one frozen, typed Config, validated once at start-up.
+import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import type { Level } from 'pino';
 import { LOG_LEVELS } from '../common/logger';
@@ -10,6 +11,8 @@ export type NodeEnv = 'production' | 'development' | 'test';
 export interface Config {
   readonly nodeEnv: NodeEnv;
   readonly isProduction: boolean;
+  /** HOST: the address to listen on; 127.0.0.1 outside production, 0.0.0.0 (every IPv4 interface) in production. */
+  readonly host: string;
   readonly port: number;
   /** postgres://… of a real PostgreSQL; undefined means embedded PGlite under dataDir. */
   readonly databaseUrl: string | undefined;
@@ -54,6 +57,10 @@ export interface Config {
   readonly logLevel: Level;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   readonly metricsToken: string | undefined;
+  /** PASSWORD_MIN_SCORE: the zxcvbn-ts score (0–4) a new password needs. */
+  readonly passwordMinScore: number;
+  /** Settings that work but probably not as meant: main.ts logs each at start-up (loading config logs nothing). */
+  readonly warnings: readonly string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -102,9 +109,21 @@ function trustProxy(env: Env): false | number | string {
   try {
     proxyAddr.compile(raw.split(',').map((p) => p.trim()));
   } catch {
-    throw new ConfigError('TRUST_PROXY', `must be a number of hops or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal), got "${raw}"`);
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `must be a number of hops or comma-separated addresses/subnets (or loopback, linklocal, uniquelocal), got "${raw}"`,
+    );
   }
   return raw;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function host(env: Env, isProduction: boolean): string {
+  const raw = str(env, 'HOST');
+  if (raw === undefined) return isProduction ? '0.0.0.0' : '127.0.0.1';
+  if (isIP(raw) !== 0 || (HOSTNAME.test(raw) && !/^[\d.]+$/.test(raw))) return raw;
+  throw new ConfigError('HOST', `must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name, got "${raw}"`);
 }
 
 function logLevel(env: Env): Level {
@@ -125,6 +144,14 @@ export function loadConfig(env: Env = process.env): Config {
   const isProduction = mode === 'production';
   const dataDir = str(env, 'DATA_DIR') ?? './.data';
 
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  if (isProduction && databaseUrl === undefined) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'is required when NODE_ENV=production (the embedded database is for development)',
+    );
+  }
+
   const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:']);
   if (isProduction && smtpUrl === undefined) {
     throw new ConfigError('SMTP_URL', 'is required when NODE_ENV=production');
@@ -142,19 +169,40 @@ export function loadConfig(env: Env = process.env): Config {
   const origins = str(env, 'CORS_ORIGINS');
   let corsOrigins: readonly string[] | 'localhost';
   if (origins !== undefined) {
-    corsOrigins = origins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    corsOrigins = origins
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '');
     for (const o of corsOrigins) {
-      if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://app.example.com`);
+      if (!/^https?:\/\/[^/\s]+$/.test(o))
+        throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://app.example.com`);
     }
   } else {
     corsOrigins = isProduction ? [] : 'localhost';
   }
 
+  const refreshTokenCookie = bool(env, 'REFRESH_TOKEN_COOKIE', false);
+  const warnings: string[] = [];
+  // Cookie mode needs credentialed CORS, which only listed origins get: a web app elsewhere sees "Failed to fetch".
+  if (refreshTokenCookie && origins === undefined) {
+    if (isProduction) {
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        "is required with REFRESH_TOKEN_COOKIE=true when NODE_ENV=production (the web app's origin)",
+      );
+    }
+    warnings.push(
+      'REFRESH_TOKEN_COOKIE=true without CORS_ORIGINS: browsers on other origins will fail ("Failed to fetch"); ' +
+        "set CORS_ORIGINS to the web app's origin, e.g. CORS_ORIGINS=http://localhost:5173",
+    );
+  }
+
   const config: Config = {
     nodeEnv: mode,
     isProduction,
+    host: host(env, isProduction),
     port: int(env, 'PORT', 4000, 0, 65535),
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
@@ -167,7 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 1800, 1, 86400),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 60, 31536000),
     refreshGraceWindow: int(env, 'REFRESH_GRACE_WINDOW', 10, 0, 300),
-    refreshTokenCookie: bool(env, 'REFRESH_TOKEN_COOKIE', false),
+    refreshTokenCookie,
     otpTtl: int(env, 'OTP_TTL', 600, 10, 86400),
     otpMaxAttempts: int(env, 'OTP_MAX_ATTEMPTS', 3, 1, 100),
     otpResendInterval: int(env, 'OTP_RESEND_INTERVAL', 60, 0, 86400),
@@ -183,6 +231,8 @@ export function loadConfig(env: Env = process.env): Config {
     retentionDays: int(env, 'RETENTION_DAYS', 7, 1, 3650),
     logLevel: logLevel(env),
     metricsToken: str(env, 'METRICS_TOKEN'),
+    passwordMinScore: int(env, 'PASSWORD_MIN_SCORE', 3, 0, 4),
+    warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);
 }

@@ -139,7 +139,7 @@ export class ChangeFeed {
     client.end().catch(() => undefined);
     if (this.stopped || this.timer) return;
     this.logger.warn(`change feed not listening; session cache off, retrying in ${this.retryMs / 1000} s`, {
-      reason: String((err as { message?: unknown } | null)?.message ?? 'connection ended'),
+      reason: err instanceof Error ? err.message : 'connection ended',
     });
     this.timer = setTimeout(() => {
       this.timer = null;

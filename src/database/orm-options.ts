@@ -1,8 +1,9 @@
 // MikroORM options shared by the server, the migration scripts and the CLI config.
-import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { defineConfig, PostgreSqlKnexDialect, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { Logger } from '../common/logger';
+import { scrubDatabaseError, withoutSqlValues, type Logger } from '../common/logger';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
@@ -14,26 +15,46 @@ export interface OrmOptionsInput {
   logger?: Logger;
 }
 
+/**
+ * knex with every failed query's error stripped of its values as knex builds it (knex puts the statement, with
+ * the values MikroORM inlined, at the head of the message), before MikroORM wraps it or anything logs it.
+ * Transactions' clients pass their 'query-error' on to this one.
+ */
+class ValueFreeErrorsDialect extends PostgreSqlKnexDialect {
+  // MikroORM types the dialect without knex's constructor argument; knex calls it with its config.
+  constructor(...args: unknown[]) {
+    super(...(args as []));
+    (this as unknown as EventEmitter).on('query-error', (err: unknown) => scrubDatabaseError(err));
+  }
+}
+
 export function ormOptions({ clientUrl, poolMax = 10, logger }: OrmOptionsInput): Options {
-  const text = (message: unknown): string => (typeof message === 'string' ? message : inspect(message));
+  const text = (message: unknown): string => withoutSqlValues(typeof message === 'string' ? message : inspect(message));
   return defineConfig({
     clientUrl,
     entities: ENTITIES,
     extensions: [Migrator],
     forceUtcTimezone: true,
+    // MikroORM.init creates a missing database by default: a typo in DATABASE_URL would start on an empty one.
+    ensureDatabase: false,
     allowGlobalContext: false,
     pool: { min: 0, max: poolMax },
     debug: false,
-    ...(logger && {
-      driverOptions: {
+    colors: false,
+    // MikroORM's own messages (deprecations; queries only if debug were on) as log lines, not bare console output.
+    ...(logger && { logger: (message: string) => logger.warn('database', { detail: withoutSqlValues(message) }) }),
+    driverOptions: {
+      client: ValueFreeErrorsDialect,
+      compileSqlOnError: false, // a query knex binds itself: its error shows the placeholders, not the values
+      ...(logger && {
         log: {
           warn: (message: unknown) => logger.warn('database connection pool', { detail: text(message) }),
           error: (message: unknown) => logger.error('database connection pool', { detail: text(message) }),
           deprecate: () => {},
           debug: () => {},
         },
-      },
-    }),
+      }),
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       path: './src/database/migrations',

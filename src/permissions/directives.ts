@@ -6,6 +6,7 @@ import {
   GraphQLList,
   GraphQLNonNull,
   GraphQLString,
+  Kind,
   type GraphQLField,
 } from 'graphql';
 import { Directive } from 'type-graphql';
@@ -59,9 +60,9 @@ export function requirementOf(
     .find((d) => d.name.value === requiresScopesDirective.name)
     ?.arguments?.find((a) => a.name.value === 'scopes')?.value;
   let scopes: string[][] = [];
-  if (scopesNode?.kind === 'ListValue') {
+  if (scopesNode?.kind === Kind.LIST) {
     scopes = scopesNode.values.map((set) =>
-      set.kind === 'ListValue' ? set.values.map((s) => (s.kind === 'StringValue' ? s.value : '')) : [],
+      set.kind === Kind.LIST ? set.values.map((s) => (s.kind === Kind.STRING ? s.value : '')) : [],
     );
   }
   if (!authenticated && scopes.length === 0) return null;

@@ -74,7 +74,7 @@ export function ruleMap(schema: GraphQLSchema, limits: ReadonlyMap<string, Rule>
   for (const type of Object.values(schema.getTypeMap())) {
     if (isObjectType(type) && !type.name.startsWith('__') && !(type.name in rules)) rules[type.name] = allow;
   }
-  return rules as unknown as IRules;
+  return rules;
 }
 
 /**
@@ -87,7 +87,9 @@ export function permissions(schema: GraphQLSchema, limits?: ReadonlyMap<string, 
   return middleware((s: GraphQLSchema) => {
     const generated = all.generate(s) as Record<string, IMiddleware>;
     const roots = [s.getQueryType(), s.getMutationType()].flatMap((t) => (t ? [t.name] : []));
-    return Object.fromEntries(roots.filter((name) => name in generated).map((name) => [name, generated[name]!])) as IMiddleware;
+    return Object.fromEntries(
+      roots.filter((name) => name in generated).map((name) => [name, generated[name]!]),
+    ) as IMiddleware;
   });
 }
 

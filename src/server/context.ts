@@ -41,10 +41,12 @@ export class RequestContext implements GraphQLContext {
   }
 
   auth(): Promise<Principal> {
-    return (this.principal ??= this.authenticator.authenticate(() => this.em, this.bearerToken).then((p) => {
-      this.signedIn = p.user.id;
-      return p;
-    }));
+    return (this.principal ??= this.authenticator
+      .authenticate(() => this.em, this.bearerToken)
+      .then((p) => {
+        this.signedIn = p.user.id;
+        return p;
+      }));
   }
 
   userId(): string | null {

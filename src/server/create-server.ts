@@ -13,6 +13,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/config';
 import { systemClock, type Clock } from '../common/clock';
+import { canonicalIp } from '../common/ip';
 import { deriveKeys } from '../common/keys';
 import { createLogger, errorFields, type Logger } from '../common/logger';
 import { ChangeFeed } from '../database/change-feed';
@@ -28,9 +29,9 @@ import { UserResolver } from '../modules/users/user.resolver';
 import { permissions } from '../permissions/shield';
 import { ipRequestLimit } from '../rate-limit/ip-limit';
 import { operationLimitRules } from '../rate-limit/operation-limits';
-import { createLimitStore } from '../rate-limit/store';
+import { createLimitStore, type LimitStore } from '../rate-limit/store';
 import { DOCUMENT_LIMITS, documentLimits } from './graphql-limits';
-import { playground } from './playground';
+import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
 import { Metrics } from './metrics';
 import { requestLog } from './request-log';
@@ -53,8 +54,10 @@ export interface PortcullisServer {
   readonly httpServer: Server;
   readonly orm: MikroORM;
   readonly housekeeping: Housekeeping;
-  /** Starts listening; resolves with the bound port (pass 0 for any free port). */
-  listen(port?: number): Promise<number>;
+  /** The request limits' counters (Redis or memory). */
+  readonly limits: LimitStore;
+  /** Starts listening (on `host`, default HOST); resolves with the bound port (pass 0 for any free port). */
+  listen(port?: number, host?: string): Promise<number>;
   /** Stops accepting, finishes in-flight requests and the mail being sent, closes the database. */
   stop(): Promise<void>;
 }
@@ -74,7 +77,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const db: Database = await openDatabase(config, logger);
   const { orm } = db;
   const metrics = new Metrics(orm);
-  const services = createServices(config, keys, clock, (entry) => metrics.onAudit(entry));
+  const limitStore = await createLimitStore(config.redisUrl, logger);
+  const services = createServices(
+    config,
+    keys,
+    clock,
+    (entry) => metrics.onAudit(entry),
+    (email) => limitStore.resetEmail(email), // unlockUser clears the request limits' counters of the account too
+  );
   // Sessions are cached only where every change reaches this instance: on a real PostgreSQL, through
   // NOTIFY. On PGlite (one process's database) the cache stays off.
   const { sessionCache } = services;
@@ -102,12 +112,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     [UserAdminResolver, new UserAdminResolver(services.userAdmin)],
     [AuditResolver, new AuditResolver(services.audit)],
   ]);
-  const limitStore = await createLimitStore(config.redisUrl, logger);
   const typeSchema = await buildTypeSchema({ get: (cls: unknown) => resolvers.get(cls) });
-  const schema = applyMiddleware(typeSchema, permissions(
+  const schema = applyMiddleware(
+    typeSchema,
+    permissions(
       typeSchema,
-      operationLimitRules(config.limits, limitStore.store, (limit) => metrics.rateLimited.inc({ limit })),
-    ));
+      operationLimitRules(config.limits, limitStore, (limit) => metrics.rateLimited.inc({ limit })),
+    ),
+  );
 
   const app = express();
   // A client gets REQUEST_TIMEOUT to send its whole request (slow-loris bodies are cut off with 408).
@@ -129,7 +141,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     parseOptions: { maxTokens: DOCUMENT_LIMITS.maxTokens },
     plugins: [
       ...armor.plugins,
-      requestLog(logger, metrics),
+      requestLog(logger),
+      metrics.requestPlugin(), // request durations by root field: a fixed label set
       internalErrors(logger),
       // On stop: the listener closes at once; in-flight requests get SHUTDOWN_TIMEOUT, then their sockets are cut.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
@@ -167,13 +180,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     res.json({ status: 'ok' });
   });
   app.get('/readyz', readiness(orm, limitStore));
-  app.get('/metrics', metrics.handler(config.metricsToken));
+  app.get('/metrics', metrics.handler(config.metricsToken, config.isProduction)); // production: only with a token
   // CORS first: it answers every preflight, which the playground's GET route would otherwise answer itself.
   app.use('/graphql', cors(corsOptions(config.corsOrigins)));
   if (config.playground) app.use('/graphql', playground()); // a browser's GET; everything else falls through
+  if (config.playground) app.get('/', playgroundRedirect('/graphql')); // a browser opening the bare host
   app.use(
     '/graphql',
-    ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () => metrics.rateLimited.inc({ limit: 'ip-per-minute' })),
+    ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () =>
+      metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
+    ),
     express.json({ limit: BODY_LIMIT }),
     refreshCookieParser(config.refreshTokenCookie),
     (req, res, next) => {
@@ -186,7 +202,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       context: async ({ req, res }): Promise<GraphQLContext> =>
         new RequestContext(
           res.locals.requestId as string,
-          { ip: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          { ip: canonicalIp(req.ip), userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
           config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
           orm,
           services.authenticator,
@@ -197,8 +213,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {
     const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error('unexpected HTTP error', errorFields(err));
-    const message = status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
-    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+    const message =
+      status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
+    res
+      .status(status)
+      .json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
   };
   app.use(onError);
 
@@ -211,10 +230,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     httpServer,
     orm,
     housekeeping,
-    listen(port = config.port) {
+    limits: limitStore,
+    listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
+        httpServer.listen(port, host, () => resolve((httpServer.address() as AddressInfo).port));
       });
     },
     async stop() {
@@ -225,7 +245,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       let timer: NodeJS.Timeout | undefined;
       const late = await Promise.race([
         background.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now())))),
+        new Promise<boolean>(
+          (resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()))),
+        ),
       ]);
       clearTimeout(timer);
       if (late) logger.warn('shutdown timeout: not waiting any longer for the email being sent (it stays queued)');

@@ -1,18 +1,19 @@
 // The GraphQL playground (GraphiQL, bundled by scripts/build-playground.ts into dist/playground): a browser's
-// GET /graphql gets its page, /graphql/playground/… its assets; every other request passes on to Apollo.
+// GET /graphql gets its page, /graphql/playground/… its assets, GET / a redirect to it; every other request
+// passes on to Apollo.
 import express, { type Request, type RequestHandler } from 'express';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  PLAYGROUND_ASSETS,
+  PLAYGROUND_MANIFEST,
+  playgroundDir,
+  projectRoot,
+  type PlaygroundManifest,
+} from './playground-files';
 
-/** The bundle's description, written by the build beside `assets/`: its entry script and style sheet. */
-export interface PlaygroundManifest {
-  readonly script: string;
-  readonly style: string;
-}
+export { PLAYGROUND_ASSETS, PLAYGROUND_MANIFEST, playgroundDir, projectRoot, type PlaygroundManifest };
 
-export const PLAYGROUND_MANIFEST = 'manifest.json';
-/** The bundle's files, under the playground directory and under the mount path alike. */
-export const PLAYGROUND_ASSETS = 'assets';
 const ASSETS_PATH = `/playground/${PLAYGROUND_ASSETS}`;
 
 /**
@@ -31,22 +32,6 @@ export const PLAYGROUND_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-/** The directory holding package.json, from src/ under ts-node as from dist/src/ once compiled. */
-export function projectRoot(from = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${from}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-/** Where the build writes the bundle and the server reads it. */
-export function playgroundDir(): string {
-  return join(projectRoot(), 'dist', 'playground');
-}
 
 function readManifest(dir: string): PlaygroundManifest | null {
   try {
@@ -77,6 +62,15 @@ function page(assets: string, manifest: PlaygroundManifest): string {
 /** A browser's navigation prefers HTML to JSON; curl, fetch and GraphQL clients go on to Apollo. */
 function wantsPage(req: Request): boolean {
   return req.accepts(['application/json', 'text/html']) === 'text/html';
+}
+
+/** GET or HEAD / from a browser: 302 to the playground at `path`; anything else (an API client) passes on. */
+export function playgroundRedirect(path: string): RequestHandler {
+  return (req, res, next) => {
+    res.vary('Accept');
+    if (!wantsPage(req)) return next();
+    res.redirect(302, path); // not 308: a browser would keep it after PLAYGROUND is turned off
+  };
 }
 
 /** Mount on the GraphQL path, before Apollo. `dir` is the built bundle (playgroundDir() unless a test says otherwise). */

@@ -20,10 +20,9 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 export async function register(app: TestApp, email: string, password = PASSWORD): Promise<void> {
-  const res = await app.gql(
-    'mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }',
-    { input: { email, password } },
-  );
+  const res = await app.gql('mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }', {
+    input: { email, password },
+  });
   if (res.errors) throw new Error(`register failed: ${JSON.stringify(res.errors)}`);
 }
 
@@ -54,14 +53,17 @@ export async function login(app: TestApp, email: string, password = PASSWORD, he
 }
 
 export async function refresh(app: TestApp, refreshToken: string) {
-  return app.gql<{ refresh: Tokens }>(
-    `mutation($t: String) { refresh(refreshToken: $t) { ${AUTH_FIELDS} } }`,
-    { t: refreshToken },
-  );
+  return app.gql<{ refresh: Tokens }>(`mutation($t: String) { refresh(refreshToken: $t) { ${AUTH_FIELDS} } }`, {
+    t: refreshToken,
+  });
 }
 
 export async function me(app: TestApp, token: string) {
-  return app.gql<{ me: { id: string; email: string } }>('{ me { id email emailVerified roles scopes } }', {}, { token });
+  return app.gql<{ me: { id: string; email: string } }>(
+    '{ me { id email emailVerified roles scopes } }',
+    {},
+    { token },
+  );
 }
 
 export async function requestOtp(app: TestApp, email: string, purpose: string) {

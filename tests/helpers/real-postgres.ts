@@ -11,7 +11,9 @@ function answers(url: string): boolean {
   const probe = `const { Client } = require('pg');
     const c = new Client({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
     c.connect().then(() => c.end()).then(() => process.exit(0), () => process.exit(1));`;
-  return spawnSync(process.execPath, ['-e', probe, url], { cwd: join(__dirname, '..', '..'), timeout: 10_000 }).status === 0;
+  return (
+    spawnSync(process.execPath, ['-e', probe, url], { cwd: join(__dirname, '..', '..'), timeout: 10_000 }).status === 0
+  );
 }
 
 /** The PostgreSQL for `file`'s tests, or undefined (after a warning) where none is available outside CI. */

@@ -105,6 +105,6 @@ export class TestSmtp {
 /** The one run of 6 digits in a plain-text email; fails if there is none or more than one. */
 export function extractCode(text: string): string {
   const runs = text.match(/\d{6,}/g) ?? [];
-  if (runs.length !== 1 || runs[0]!.length !== 6) throw new Error(`expected exactly one 6-digit code in: ${text}`);
-  return runs[0]!;
+  if (runs.length !== 1 || runs[0].length !== 6) throw new Error(`expected exactly one 6-digit code in: ${text}`);
+  return runs[0];
 }

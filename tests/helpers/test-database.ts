@@ -11,7 +11,11 @@ export interface TestDatabase {
 }
 
 /** Runs one statement on `url` over a connection of its own; returns the rows. */
-export async function queryDatabase<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function queryDatabase<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {

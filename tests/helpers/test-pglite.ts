@@ -7,7 +7,9 @@ import type { EmbeddedPostgres } from '../../src/database/embedded';
 
 const ROOT = join(__dirname, '..', '..');
 const PGLITE_VERSION = (
-  JSON.parse(readFileSync(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')) as {
+    version: string;
+  }
 ).version;
 // As embedded.ts, PGlite is loaded with import(): its types are those of the ES module.
 type Pglite = Awaited<ReturnType<(typeof import('@electric-sql/pglite'))['PGlite']['create']>>;
@@ -66,6 +68,7 @@ export async function startTestPglites(count: number, maxConnections: number): P
     await saveImage(image);
     instances.push(await serve(first, maxConnections));
   }
-  while (instances.length < count) instances.push(await serve(await PGlite.create({ loadDataDir: image }), maxConnections));
+  while (instances.length < count)
+    instances.push(await serve(await PGlite.create({ loadDataDir: image }), maxConnections));
   return instances;
 }

@@ -1,0 +1,53 @@
+// Driving the playground page in Debian's chromium through playwright-core: launching it, and reading and typing
+// into GraphiQL's monaco editors (found by the model name GraphiQL gives each: operation.graphql, variables.json, …).
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Whether Chromium is installed; in CI its absence is an error, elsewhere the browser tests are skipped. */
+export function hasChromium(testFile: string): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const why = `${CHROMIUM} is missing (apt-get install chromium)`;
+  if (process.env.CI) throw new Error(`${testFile} needs Chromium in CI: ${why}`);
+  console.warn(`Skipping the browser tests of ${testFile}: ${why}.`);
+  return false;
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/** The monaco editor whose model is GraphiQL's `<name>` (operation.graphql, variables.json, …). */
+export function editor(name: string): string {
+  return `.monaco-editor[data-uri$="-${name}"]`;
+}
+
+/** The visible text of a monaco editor (monaco renders spaces as no-break spaces). */
+export async function editorText(page: Page, selector: string): Promise<string> {
+  return (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Clicks into the editor, selects everything, deletes it and types `text` in its place. */
+export async function replaceText(page: Page, selector: string, text: string): Promise<void> {
+  await page.locator(`${selector} .view-lines`).click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.insertText(text); // one insertion: monaco's auto-closing brackets do not get in the way
+}
+
+export async function openTab(page: Page, title: string): Promise<void> {
+  await page.locator('.graphiql-tab-button', { hasText: new RegExp(`^${title}$`) }).click();
+}
+
+export async function run(page: Page): Promise<void> {
+  await page.getByLabel('Execute query (Ctrl-Enter)').click();
+}
