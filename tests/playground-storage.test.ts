@@ -87,6 +87,10 @@ withChromium(
     // A reload starts from the example tabs again, with no history.
     await page.reload();
     await page.locator(editor('operation.graphql')).waitFor({ timeout: 30_000 });
+    await page
+      .locator(`${editor('variables.json')} .view-lines`)
+      .filter({ hasText: '}' })
+      .waitFor(); // its text is in
     expect(JSON.parse(await editorText(page, editor('variables.json')))).toEqual(
       JSON.parse(EXAMPLE_TABS[0]!.variables!),
     );

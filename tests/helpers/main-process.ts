@@ -21,10 +21,17 @@ export function spawnDist(
   env: Record<string, string>,
   options: SpawnOptions = {},
 ): ChildProcess {
+  // Started in the repository, a child reads no .env (ENV_FILE empty): a developer's ./.env never leaks into a
+  // test. A test that gives its own working directory gets the default behaviour, .env loading included.
+  const inRepository = options.cwd === undefined;
   return spawn(process.execPath, [distEntry(source), ...args], {
     cwd: ROOT,
-    // ENV_FILE empty: a developer's ./.env never leaks into a child-process test.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ENV_FILE: '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(inRepository ? { ENV_FILE: '' } : {}),
+      ...env,
+    },
     ...options,
   });
 }
