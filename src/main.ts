@@ -39,10 +39,6 @@ async function main(): Promise<void> {
   } catch (err) {
     throw listenRefusal(err, config.host, config.port) ?? err;
   }
-  logger.info(`Portcullis listening on ${listeningOn(server.httpServer.address() as AddressInfo)}`, {
-    database: config.databaseUrl ? 'postgresql' : `embedded (${config.dataDir})`,
-    mail: config.smtpUrl ? 'smtp' : 'log',
-  });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -66,6 +62,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Only once the handlers are in place: whoever reads this line may send SIGTERM at once.
+  logger.info(`Portcullis listening on ${listeningOn(server.httpServer.address() as AddressInfo)}`, {
+    database: config.databaseUrl ? 'postgresql' : `embedded (${config.dataDir})`,
+    mail: config.smtpUrl ? 'smtp' : 'log',
+  });
 }
 
 main().catch((err: unknown) => {
