@@ -2,26 +2,17 @@
 // another port of the same host signs in against a server with REFRESH_TOKEN_COOKIE=true whose CORS_ORIGINS is
 // the page's origin. The refresh token lives only in the HttpOnly cookie; refresh, resume and logout use it.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Cookie, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { createPortcullisClient, type PortcullisClient } from '../examples/client/client';
 import type * as Documents from '../examples/client/generated/graphql';
 import { sha256 } from '../src/common/crypto';
+import { hasChromium, launchChromium } from './helpers/browser';
 import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ACCESS_TOKEN_TTL = 60;
 const COOKIE = 'portcullis_refresh';
 // The page lives under /graphql, the refresh cookie's path (cookies ignore ports): there, document.cookie would
@@ -29,12 +20,7 @@ const COOKIE = 'portcullis_refresh';
 const PAGE_PATH = '/graphql/example/';
 const PAGE_MARKER = 'page_marker=1';
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  const why = `${CHROMIUM} is missing (apt-get install chromium)`;
-  if (process.env.CI) throw new Error(`tests/example-client-cookie.test.ts needs Chromium in CI: ${why}`);
-  console.warn(`Skipping the example client's cookie mode in the browser: ${why}.`);
-}
+const withChromium = hasChromium('tests/example-client-cookie.test.ts');
 
 /** What the page's script puts on `window` (see pageHtml). */
 interface PageWindow {
@@ -120,7 +106,7 @@ beforeAll(async () => {
     env: { REFRESH_TOKEN_COOKIE: 'true', CORS_ORIGINS: page.origin, ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) },
   });
   page.api.url = app.url;
-  if (hasChromium) browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  if (withChromium) browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -224,7 +210,7 @@ async function heapHolds(tab: Page, needles: string[]): Promise<string[]> {
   return needles.filter((needle) => snapshot.includes(needle));
 }
 
-const inBrowser = hasChromium ? describe : describe.skip;
+const inBrowser = withChromium ? describe : describe.skip;
 
 inBrowser('in Chromium, from a page on another port', () => {
   it('login() keeps only the access token; requests with an expired one share one refresh by cookie', async () => {

@@ -4,12 +4,12 @@
 // chromium through playwright-core: register through the page, read the answer, sign in with the headers editor.
 import express from 'express';
 import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { BEARER_TEMPLATE, EXAMPLE_TABS } from '../playground/operations';
 import { ensurePlayground } from '../scripts/build-playground';
 import {
@@ -19,19 +19,11 @@ import {
   playgroundDir,
   type PlaygroundManifest,
 } from '../src/server/playground';
+import { hasChromium, launchChromium } from './helpers/browser';
 import { uniqueEmail } from './helpers/flows';
 import { extractCode } from './helpers/smtp';
 import { startTestApp, type TestApp } from './helpers/test-server';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
 const PRODUCTION = { NODE_ENV: 'production', BCRYPT_COST: '10' };
 /** What a browser sends when it navigates to a URL. */
@@ -39,12 +31,7 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,im
 const PASSWORD = 'Analytical-Engine-1';
 const REGISTER = 'mutation($input: RegisterInput!) { register(input: $input) { expiresIn retryAfter } }';
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  const why = `${CHROMIUM} is missing (apt-get install chromium)`;
-  if (process.env.CI) throw new Error(`tests/playground.test.ts needs Chromium in CI: ${why}`);
-  console.warn(`Skipping the playground's browser test: ${why}.`);
-}
+const withChromium = hasChromium('tests/playground.test.ts');
 
 beforeAll(async () => {
   await ensurePlayground(); // builds dist/playground when it is missing or older than its sources
@@ -138,7 +125,7 @@ describe('in development', () => {
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
   });
 
-  (hasChromium ? it : it.skip)(
+  (withChromium ? it : it.skip)(
     'runs register in the browser with no request leaving the server, and signs in through the headers editor',
     async () => {
       const origin = new URL(app.url).origin;
@@ -146,11 +133,7 @@ describe('in development', () => {
       const expected = (await app.gql(REGISTER, { input: { email: uniqueEmail('api'), password: PASSWORD } })).data;
       expect(expected).toEqual({ register: { expiresIn: expect.any(Number), retryAfter: expect.any(Number) } });
 
-      const browser: Browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_FLAGS,
-      });
+      const browser: Browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         const requests: string[] = [];

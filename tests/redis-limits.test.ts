@@ -1,80 +1,19 @@
 // Request limits with REDIS_URL (rate-limit/store.ts, server/readiness.ts, docs/contract.md REDIS_URL): counters
 // live in Redis and are shared by every instance; if Redis stops, limits go on counting in memory and
 // /readyz says degraded until it answers again. Runs its own redis-server on a free port, never the shared one.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
+import { RedisServer, redisServerAvailable } from './helpers/redis-server';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const WRONG = 'Wrong-Horse-9!';
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-if (!hasRedis) {
-  const why = 'redis-server is not installed (not on PATH)';
-  if (process.env.CI) throw new Error(`tests/redis-limits.test.ts needs Redis in CI: ${why}`);
-  console.warn(`Skipping the Redis limit tests: ${why}.`);
-}
+const hasRedis = redisServerAvailable('tests/redis-limits.test.ts');
 
 let emailCounter = 0;
 const freshEmail = (tag: string): string => `redis-${tag}-${++emailCounter}.${Date.now()}@example.com`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server child process of this test file, on a port of its own, without persistence. */
-class RedisServer {
-  private child: ChildProcess | null = null;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let out = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited with ${code}:\n${out}`));
-      });
-    });
-  }
-
-  /** Kills it (SIGKILL: an outage, not a polite shutdown) and waits until it is gone. */
-  stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.removeAllListeners('exit');
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-}
 
 async function loginAt(url: string, email: string): Promise<GraphQLResponse> {
   const res = await fetch(url, {
@@ -107,8 +46,7 @@ async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: numb
 (hasRedis ? describe : describe.skip)('request limits on Redis', () => {
   let redis: RedisServer;
   beforeAll(async () => {
-    redis = new RedisServer(await freePort());
-    await redis.start();
+    redis = await RedisServer.start();
   });
   afterAll(async () => {
     await redis?.stop();
