@@ -2,7 +2,7 @@
 // and passwords for the victim's email; the victim, on the network they signed in from before, still receives
 // a code, signs in with it and resets the password, while the attacker's guesses at codes stop at the pool of
 // 100 per email per 24 h (otp.service.ts, README "Lockout and one-time codes"). unlockUser clears every counter.
-import { PASSWORD, AUTH_FIELDS, uniqueEmail, type Tokens } from './helpers/flows';
+import { PASSWORD, AUTH_FIELDS, login as signIn, uniqueEmail, type Tokens } from './helpers/flows';
 import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -65,12 +65,9 @@ function resetPassword(email: string, code: string, ip: string) {
   );
 }
 
+/** flows.ts's login, from `ip` (X-Forwarded-For; the app trusts loopback). */
 function login(email: string, password: string, ip: string) {
-  return app.gql<{ login: Tokens }>(
-    `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { ${AUTH_FIELDS} } }`,
-    { e: email, p: password },
-    from(ip),
-  );
+  return signIn(app, email, password, from(ip).headers);
 }
 
 /** Runs `send` for every item, `size` requests at a time; returns the answers' codes in item order. */

@@ -1,7 +1,7 @@
 // Issue 11 item 2: re-registering a still-unverified email cannot take the account over. A registration's
 // pending password lives on its own VERIFY_EMAIL code, which only its own network can use; while one
 // registration's code is live, a later registration's code verifies the email but sets no password.
-import { AUTH_FIELDS, PASSWORD, uniqueEmail, type Tokens } from './helpers/flows';
+import { AUTH_FIELDS, PASSWORD, login as signIn, uniqueEmail, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
 const VICTIM_PASSWORD = PASSWORD;
@@ -35,12 +35,9 @@ function verifyOtp(email: string, code: string, ip: string) {
   );
 }
 
+/** flows.ts's login, from `ip` (X-Forwarded-For; the app trusts loopback). */
 function login(email: string, password: string, ip: string) {
-  return app.gql<{ login: Tokens }>(
-    `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { ${AUTH_FIELDS} } }`,
-    { e: email, p: password },
-    from(ip),
-  );
+  return signIn(app, email, password, from(ip).headers);
 }
 
 /** register from `ip`, then the VERIFY_EMAIL code that registration sent to the inbox. */
