@@ -14,6 +14,7 @@ export default tseslint.config(
       'examples/client/generated/',
       '**/*.js',
       '**/*.mjs',
+      '**/*.cjs',
     ],
   },
   js.configs.recommended,

@@ -2,7 +2,7 @@
 // Run: npx ts-node --transpile-only bench/password-strength.ts [rounds]. Reports CPU time per check (not wall
 // time, which on a shared machine measures the neighbours), median and worst over `rounds` per input.
 import { randomInt } from 'node:crypto';
-import { passwordProblems } from '../src/modules/auth/password-policy';
+import { passwordProblems } from '../src/modules/passwords/password-policy';
 
 const LENGTH = 128;
 const PRINTABLE = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).join('');

@@ -1,5 +1,5 @@
 // The benchmark's knobs (from the environment, read once) and the environment the server under test runs with.
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/portcullis_bench';
 /** A fixed, bench-only HS256 secret: the server and the bare baseline verify the same tokens with it. */

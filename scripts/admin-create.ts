@@ -9,9 +9,10 @@ import { loadConfig } from '../src/config/config';
 import { systemClock } from '../src/common/clock';
 import { deriveKeys } from '../src/common/keys';
 import { openDatabase } from '../src/database/database';
-import { assertPasswordPolicy } from '../src/modules/auth/password-policy';
-import { normalizeEmail } from '../src/modules/users/user-input';
+import { ENTITIES } from '../src/modules/entities';
+import { assertPasswordPolicy } from '../src/modules/passwords/password-policy';
 import { createServices } from '../src/server/services';
+import { normalizeEmail } from '../src/common/email';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   if (!rawEmail) throw new Error('usage: npm run admin:create -- --email admin@example.com');
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
-  const db = await openDatabase(config, undefined, { holder: 'npm run admin:create' });
+  const db = await openDatabase(config, ENTITIES, undefined, { holder: 'npm run admin:create' });
   const services = createServices(config, deriveKeys(config.jwtSecret), systemClock);
   try {
     const { userAdmin } = services;

@@ -3,13 +3,14 @@
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormOptions } from '../src/database/orm-options';
+import { ENTITIES } from '../src/modules/entities';
 
 async function main(): Promise<void> {
   const name = process.argv[2];
   // The name becomes part of a class name: letters and digits only (camelCase).
   if (name !== undefined && !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error('name the migration in camelCase');
   const clientUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const orm = await MikroORM.init(ormOptions({ clientUrl }));
+  const orm = await MikroORM.init(ormOptions({ clientUrl, entities: ENTITIES }));
   try {
     await orm.getMigrator().up();
     const result = await orm.getMigrator().createMigration(undefined, false, false, name);

@@ -5,10 +5,11 @@ import '../src/config/env-file'; // loads .env before anything reads process.env
 import { OperatorError } from '../src/config/config-helpers';
 import { loadConfig } from '../src/config/config';
 import { openDatabase } from '../src/database/database';
+import { ENTITIES } from '../src/modules/entities';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase(config, undefined, { holder: 'npm run migrate' }); // applies pending migrations
+  const db = await openDatabase(config, ENTITIES, undefined, { holder: 'npm run migrate' }); // applies pending migrations
   await db.close();
   console.log(db.applied.length > 0 ? `applied: ${db.applied.join(', ')}` : 'up to date');
 }

@@ -1,5 +1,5 @@
 // The audit trail through the HTTP API: what each action records, that no secret is ever stored, and the
-// two read queries auditEvents / myAuditEvents (schema.graphql, README "Audit trail", docs/contract.md Errors).
+// two read queries auditEvents / myAuditEvents (schema.graphql, docs/api.md "Audit trail", docs/contract.md Errors).
 import { AUTH_FIELDS, login, PASSWORD, refresh, requestOtp, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 

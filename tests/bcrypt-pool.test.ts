@@ -2,7 +2,7 @@
 // whose scheduling priority is lowered (nice 10), so request handling on the event loop comes first.
 import bcrypt from 'bcrypt';
 import { readdirSync, readFileSync } from 'node:fs';
-import { BCRYPT_PRIORITY, BcryptPool } from '../src/modules/auth/bcrypt-pool';
+import { BCRYPT_PRIORITY, BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 
 /** The nice value of each thread of this process (Linux /proc; field 19 of stat, after the command name). */
 function threadNiceValues(): number[] {

@@ -1,7 +1,7 @@
 // Issue 11 item 6: changePassword has the login protections. A stolen access token cannot brute-force the
 // current password: the change-password-ip limit and the account's lockout (lockout.service.ts) answer
 // RATE_LIMITED, and every wrong current password is audited as LOGIN_FAILED.
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { login, PASSWORD, signUp } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { canonicalIp } from '../src/common/ip';
 import { loadConfig } from '../src/config/config';
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { login, PASSWORD, signUp } from './helpers/flows';
 import { LISTENING, ROOT, spawnDist, stopMain } from './helpers/main-process';
 import { OutputLines } from './helpers/output-lines';

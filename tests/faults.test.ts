@@ -5,7 +5,7 @@
 // TEST_DATABASE_URL, else 127.0.0.1:5432 if it answers (a failure in CI when neither does).
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { eventually } from './helpers/eventually';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { realPostgresUrl } from './helpers/real-postgres';

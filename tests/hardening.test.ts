@@ -1,6 +1,6 @@
 // HTTP hardening, checked through the running server: GraphQL document limits (graphql-limits.ts), batching,
 // introspection and field suggestions in production, helmet headers, CORS, common passwords and input hygiene.
-import { BcryptPool } from '../src/modules/auth/bcrypt-pool';
+import { BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 import { connect } from 'node:net';
 import { Lexer, Source, TokenKind } from 'graphql';
 import { login, PASSWORD, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';

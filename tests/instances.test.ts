@@ -3,7 +3,7 @@
 // other within a second (each caches live sessions and drops them on the database's NOTIFY; on PGlite, where
 // the cache is off, each checks the database), the mail outbox sends each email exactly once with both
 // senders polling (claims use FOR UPDATE SKIP LOCKED), and both stop cleanly on SIGTERM.
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { eventually } from './helpers/eventually';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';

@@ -1,9 +1,9 @@
 // Issue 11 item 3: strangers cannot lock the owner out. An attacker on many addresses sends 1,000 wrong codes
 // and passwords for the victim's email; the victim, on the network they signed in from before, still receives
 // a code, signs in with it and resets the password, while the attacker's guesses at codes stop at the pool of
-// 100 per email per 24 h (otp.service.ts, README "Lockout and one-time codes"). unlockUser clears every counter.
+// 100 per email per 24 h (otp.service.ts, docs/security.md "Lockout and one-time codes"). unlockUser clears every counter.
 import { PASSWORD, AUTH_FIELDS, login as signIn, uniqueEmail, type Tokens } from './helpers/flows';
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const WRONG_PASSWORD = 'Wrong-Horse-9!';
@@ -203,7 +203,7 @@ describe("an admin's unlockUser", () => {
       (ip) => login(victim, WRONG_PASSWORD, ip),
     );
     expect(errorCode(await login(victim, PASSWORD, VICTIM_IP))).toBe('RATE_LIMITED');
-    // The victim on a new network shares the strangers' pool: no code for now (the README's trade-off) ...
+    // The victim on a new network shares the strangers' pool: no code for now (the trade-off in docs/security.md) ...
     expect(errorCode(await requestOtp(victim, 'LOGIN', newNetwork))).toBe('RATE_LIMITED');
     // ... and 10 wrong codes from one network spend that network's hourly budget.
     await inBatches(

@@ -1,4 +1,4 @@
-// The password sign-in lockout per account (lockout.service.ts, README "Lockout", docs/contract.md RATE_LIMITED):
+// The password sign-in lockout per account (lockout.service.ts, docs/security.md "Lockout", docs/contract.md RATE_LIMITED):
 // 10 wrong passwords for one email within 15 minutes lock password sign-in for 30 s, doubling with each
 // further failure up to 15 minutes; code sign-in and password reset stay open; unlockUser clears it.
 // The lockout runs on the app clock, which these tests move; the per-IP request limits are relaxed.

@@ -1,6 +1,6 @@
 // Passwords that meet the character rules but are easy to guess (zxcvbn-ts score under PASSWORD_MIN_SCORE) are
 // refused with BAD_USER_INPUT, the estimator's feedback as reasons; strong ones still pass.
-import { passwordProblems } from '../src/modules/auth/password-policy';
+import { passwordProblems } from '../src/modules/passwords/password-policy';
 import { PASSWORD, requestOtp, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 

@@ -1,7 +1,7 @@
 // Security properties of the API, checked through HTTP: token forgery, credential oracles, password
 // handling, secrets at rest, error leakage and request-level protections (body limit, CSRF, GET mutations).
 import { randomBytes } from 'node:crypto';
-import { BcryptPool } from '../src/modules/auth/bcrypt-pool';
+import { BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 import jwt from 'jsonwebtoken';
 import type { Logger } from '../src/common/logger';
 import { login, me, refresh, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';

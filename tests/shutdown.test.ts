@@ -2,7 +2,7 @@
 // once, a request in flight gets its real answer, the email being sent is delivered once and marked sent
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { LIMIT_DEFAULTS } from '../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { eventually } from './helpers/eventually';
 import { startMain, type MainProcess } from './helpers/main-process';
 import { TestSmtp } from './helpers/smtp';

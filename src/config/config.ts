@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import type { Level } from 'pino';
 import { LOG_LEVELS } from '../common/logger';
-import { loadLimitRules, type LimitRule } from '../rate-limit/limits';
+import { loadLimitRules, type LimitRule } from './limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 
 export type NodeEnv = 'production' | 'development' | 'test';

@@ -4,7 +4,7 @@ import type { Config } from '../config/config';
 import { silentLogger, type Logger } from '../common/logger';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
 import { MissingDatabaseError, serverOf } from './missing-database';
-import { ormOptions } from './orm-options';
+import { ormOptions, type OrmOptionsInput } from './orm-options';
 
 export interface Database {
   readonly orm: MikroORM;
@@ -98,13 +98,14 @@ async function migrate(orm: MikroORM, withoutLock: boolean): Promise<string[]> {
 
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databasePoolSize'>,
+  entities: OrmOptionsInput['entities'],
   logger: Logger = silentLogger,
   { holder = 'portcullis server' }: OpenOptions = {},
 ): Promise<Database> {
   const embedded: EmbeddedPostgres | undefined =
     config.databaseUrl === undefined ? await startEmbeddedPostgres(config.dataDir, 1, holder) : undefined;
   const clientUrl = embedded?.url ?? config.databaseUrl!;
-  const options = ormOptions({ clientUrl, poolMax: embedded ? 1 : config.databasePoolSize, logger });
+  const options = ormOptions({ clientUrl, entities, poolMax: embedded ? 1 : config.databasePoolSize, logger });
   let pglite = embedded !== undefined;
   let applied: string[] = [];
   const orm = await untilReachable(async () => {

@@ -1,14 +1,15 @@
 // MikroORM options shared by the server, the migration scripts and the CLI config.
-import { defineConfig, PostgreSqlKnexDialect, type Options } from '@mikro-orm/postgresql';
+import { defineConfig, PostgreSqlKnexDialect, type EntityClass, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { scrubDatabaseError, withoutSqlValues, type Logger } from '../common/logger';
-import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
 export interface OrmOptionsInput {
   clientUrl: string;
+  /** Every entity class (modules/entities.ts): the database layer does not know the modules itself. */
+  entities: readonly EntityClass<object>[];
   /** Largest pool; embedded PGlite is one backend session, so it gets 1. */
   poolMax?: number;
   /** Where knex's own warnings go (a dead pooled connection discarded, say); it prints them on stdout otherwise. */
@@ -28,11 +29,11 @@ class ValueFreeErrorsDialect extends PostgreSqlKnexDialect {
   }
 }
 
-export function ormOptions({ clientUrl, poolMax = 10, logger }: OrmOptionsInput): Options {
+export function ormOptions({ clientUrl, entities, poolMax = 10, logger }: OrmOptionsInput): Options {
   const text = (message: unknown): string => withoutSqlValues(typeof message === 'string' ? message : inspect(message));
   return defineConfig({
     clientUrl,
-    entities: ENTITIES,
+    entities: [...entities],
     extensions: [Migrator],
     forceUtcTimezone: true,
     // MikroORM.init creates a missing database by default: a typo in DATABASE_URL would start on an empty one.

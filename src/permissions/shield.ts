@@ -5,8 +5,8 @@ import { allow, and, chain, deny, rule, shield, type IRules } from 'graphql-shie
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { middleware, type IMiddleware } from 'graphql-middleware';
 import { ForbiddenError, UnauthenticatedError } from '../common/errors';
-import type { GraphQLContext } from '../server/context';
-import { requirementOf } from './directives';
+import { requirementOf } from '../common/requires-scopes';
+import type { GraphQLContext } from '../common/request-context';
 
 /** The operations anyone may call, without a token. */
 export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([

@@ -4,10 +4,10 @@
 import { chain, rule } from 'graphql-shield';
 import { RateLimitedError } from '../common/errors';
 import { networkKey } from '../common/ip';
-import { normalizeEmail } from '../modules/users/user-input';
-import type { GraphQLContext } from '../server/context';
-import type { LimitRule } from './limits';
+import type { LimitRule } from '../config/limits';
 import { emailKeyPrefix, type LimitStore } from './store';
+import type { GraphQLContext } from '../common/request-context';
+import { normalizeEmail } from '../common/email';
 
 /** The counter key of one limit for one request: `limit:{email}:name[:network]`, or `limit:name:network`. */
 export function limitKey(limit: LimitRule, args: Record<string, unknown>, ip: string | null): string {

@@ -1,21 +1,7 @@
 // The per-request GraphQL context: client info, lazy authentication and an EntityManager forked on first use.
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Authenticator, Principal } from '../modules/auth/authenticator';
-import type { ClientInfo } from '../modules/auth/session.service';
-import type { RefreshCookie } from './refresh-cookie';
-
-export interface GraphQLContext {
-  readonly requestId: string;
-  /** This request's own EntityManager fork. */
-  readonly em: EntityManager;
-  readonly client: ClientInfo;
-  /** The refresh-token cookie in cookie mode (REFRESH_TOKEN_COOKIE=true); null otherwise. */
-  readonly refreshCookie: RefreshCookie | null;
-  /** The signed-in principal; rejects with UNAUTHENTICATED. Resolved once per request. */
-  auth(): Promise<Principal>;
-  /** The signed-in user's id once `auth()` has succeeded in this request, else null (for logs). */
-  userId(): string | null;
-}
+import type { Authenticator } from '../modules/sessions/authenticator';
+import type { ClientInfo, GraphQLContext, Principal, RefreshCookie } from '../common/request-context';
 
 /**
  * `em` and `auth` live on the prototype: Apollo copies a context's own properties (Object.assign) into the

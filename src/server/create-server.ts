@@ -18,13 +18,14 @@ import { deriveKeys } from '../common/keys';
 import { createLogger, errorFields, type Logger } from '../common/logger';
 import { ChangeFeed } from '../database/change-feed';
 import { openDatabase, type Database } from '../database/database';
+import { ENTITIES } from '../modules/entities';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
 import { AuthResolver } from '../modules/auth/auth.resolver';
-import { SessionResolver } from '../modules/auth/session.resolver';
+import { SessionResolver } from '../modules/sessions/session.resolver';
 import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
 import { AuditResolver } from '../modules/audit/audit.resolver';
-import { UserAdminResolver } from '../modules/users/user-admin.resolver';
+import { UserAdminResolver } from '../modules/admin/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
 import { permissions } from '../permissions/shield';
 import { ipRequestLimit } from '../rate-limit/ip-limit';
@@ -35,12 +36,13 @@ import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
 import { Metrics } from './metrics';
 import { requestLog } from './request-log';
-import { RequestContext, type GraphQLContext } from './context';
+import { RequestContext } from './context';
 import { corsOptions } from './cors';
 import { formatError, internalErrors } from './format-error';
 import { refreshCookie, refreshCookieParser } from './refresh-cookie';
 import { buildTypeSchema } from './schema';
 import { createServices } from './services';
+import type { GraphQLContext } from '../common/request-context';
 
 export interface ServerOptions {
   /** Fixed or movable time for tests; the system clock otherwise. */
@@ -74,7 +76,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = deriveKeys(config.jwtSecret);
-  const db: Database = await openDatabase(config, logger);
+  const db: Database = await openDatabase(config, ENTITIES, logger);
   const { orm } = db;
   const metrics = new Metrics(orm);
   const limitStore = await createLimitStore(config.redisUrl, logger);

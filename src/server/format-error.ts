@@ -6,7 +6,7 @@ import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/error
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, PortcullisError } from '../common/errors';
 import { errorFields, type Logger } from '../common/logger';
-import type { GraphQLContext } from './context';
+import type { GraphQLContext } from '../common/request-context';
 
 // Apollo's codes for problems with the request itself; their messages carry no server internals.
 const REQUEST_ERROR_CODES = new Set([

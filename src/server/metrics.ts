@@ -14,7 +14,7 @@ import {
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { safeEqual } from '../common/crypto';
 import type { AuditEntry } from '../modules/audit/audit.service';
-import type { SessionCache } from '../modules/auth/session-cache';
+import type { SessionCache } from '../modules/sessions/session-cache';
 import type { OutboxHooks } from '../modules/mail/outbox-sender';
 import { CODE_EMAIL_KINDS } from '../modules/mail/templates';
 

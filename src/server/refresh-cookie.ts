@@ -1,21 +1,12 @@
 // Cookie mode (REFRESH_TOKEN_COOKIE=true): the refresh token travels in an HttpOnly cookie scoped to /graphql.
 import cookieParser from 'cookie-parser';
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
+import type { RefreshCookie } from '../common/request-context';
 
 /** Fixed by the contract (docs/contract.md). */
 export const REFRESH_COOKIE_NAME = 'portcullis_refresh';
 /** Sent back only to the GraphQL endpoint, never to /healthz, /metrics or a frontend on the same host. */
 export const REFRESH_COOKIE_PATH = '/graphql';
-
-/** The refresh cookie of one request; the context holds null when cookie mode is off. */
-export interface RefreshCookie {
-  /** The refresh token the client sent in the cookie, or null. */
-  read(): string | null;
-  /** Asks the client to store `token`, replacing any earlier one. */
-  set(token: string): void;
-  /** Asks the client to drop the cookie. */
-  clear(): void;
-}
 
 /** Parses the Cookie header into `req.cookies` (on /graphql, in cookie mode only; a pass-through otherwise). */
 export function refreshCookieParser(cookieMode: boolean): RequestHandler {

@@ -2,7 +2,7 @@
 // IP. Slow operations (over 2 s) are logged as warnings. Variables are never logged: they carry secrets.
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '../common/logger';
-import type { GraphQLContext } from './context';
+import type { GraphQLContext } from '../common/request-context';
 
 export const SLOW_REQUEST_MS = 2000;
 

@@ -4,11 +4,11 @@ import { GraphQLScalarType, specifiedDirectives, type GraphQLSchema } from 'grap
 import { DateTimeISOResolver } from 'graphql-scalars';
 import { buildSchema, type ContainerType } from 'type-graphql';
 import { AuthResolver } from '../modules/auth/auth.resolver';
-import { SessionResolver } from '../modules/auth/session.resolver';
+import { SessionResolver } from '../modules/sessions/session.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
-import { UserAdminResolver } from '../modules/users/user-admin.resolver';
+import { UserAdminResolver } from '../modules/admin/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
-import { AUTH_DIRECTIVES } from '../permissions/directives';
+import { AUTH_DIRECTIVES } from '../common/requires-scopes';
 
 export const RESOLVERS = [AuthResolver, SessionResolver, UserResolver, UserAdminResolver, AuditResolver] as const;
 

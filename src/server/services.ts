@@ -2,17 +2,17 @@
 import type { Config } from '../config/config';
 import type { Clock } from '../common/clock';
 import type { Keys } from '../common/keys';
-import { AccessTokenService } from '../modules/auth/access-token.service';
+import { AccessTokenService } from '../modules/sessions/access-token.service';
 import { AuthService } from '../modules/auth/auth.service';
-import { Authenticator } from '../modules/auth/authenticator';
-import { OtpService } from '../modules/auth/otp.service';
-import { PasswordService } from '../modules/auth/password.service';
-import { SessionCache } from '../modules/auth/session-cache';
-import { SessionService } from '../modules/auth/session.service';
+import { Authenticator } from '../modules/sessions/authenticator';
+import { OtpService } from '../modules/otp/otp.service';
+import { PasswordService } from '../modules/passwords/password.service';
+import { SessionCache } from '../modules/sessions/session-cache';
+import { SessionService } from '../modules/sessions/session.service';
 import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
 import { AuditService, type AuditEntry } from '../modules/audit/audit.service';
-import { UserAdminService, type UnlockHook } from '../modules/users/user-admin.service';
+import { UserAdminService, type UnlockHook } from '../modules/admin/user-admin.service';
 
 export interface Services {
   readonly auth: AuthService;

@@ -1,7 +1,7 @@
 // Starts the real HTTP server for one test file: its own database, a real SMTP server, a movable clock.
 import { loadConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/common/logger';
-import { LIMIT_DEFAULTS } from '../../src/rate-limit/limits';
+import { LIMIT_DEFAULTS } from '../../src/config/limits';
 import { createServer, type PortcullisServer } from '../../src/server/create-server';
 import { FakeClock } from './fake-clock';
 import { TestSmtp } from './smtp';

@@ -2,10 +2,8 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
 import { pageInfo } from '../../common/page-info.types';
 import type { Page } from '../../common/pagination';
-import { RequiresScopes } from '../../permissions/directives';
-import { Scope } from '../../permissions/roles';
-import type { GraphQLContext } from '../../server/context';
-import { checkSearchText, checkUuid } from '../users/user-input';
+import { RequiresScopes } from '../../common/requires-scopes';
+import { Scope } from '../../common/roles';
 import type { AuditEvent } from './audit-event.entity';
 import { AuditService } from './audit.service';
 import {
@@ -15,6 +13,8 @@ import {
   MY_AUDIT_PAGE_DEFAULT,
   MyAuditEventsArgs,
 } from './audit.types';
+import type { GraphQLContext } from '../../common/request-context';
+import { checkSearchText, checkUuid } from '../../common/validation';
 
 function toConnection(page: Page<AuditEvent>): AuditEventConnection {
   return {

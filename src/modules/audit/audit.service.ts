@@ -3,8 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import type { Page } from '../../common/pagination';
 import { keysetPage } from '../../database/keyset-page';
-import type { ClientInfo } from '../auth/session.service';
 import { AuditEvent, type AuditType } from './audit-event.entity';
+import type { ClientInfo } from '../../common/request-context';
 
 export interface AuditEntry {
   readonly type: AuditType;

@@ -2,9 +2,8 @@
 // token is delivered and read here, as the HttpOnly cookie of ctx.refreshCookie, instead of in the payload.
 import { Arg, Args, Ctx, Mutation, Resolver } from 'type-graphql';
 import { AccountDisabledError, UnauthenticatedError } from '../../common/errors';
-import { RequiresScopes } from '../../permissions/directives';
-import { Scope } from '../../permissions/roles';
-import type { GraphQLContext } from '../../server/context';
+import { RequiresScopes } from '../../common/requires-scopes';
+import { Scope } from '../../common/roles';
 import { AuthService } from './auth.service';
 import {
   AuthPayload,
@@ -16,6 +15,7 @@ import {
   ResetPasswordArgs,
   VerifyOtpArgs,
 } from './auth.types';
+import type { GraphQLContext } from '../../common/request-context';
 
 @Resolver()
 export class AuthResolver {

@@ -10,25 +10,26 @@ import {
 } from '../../common/errors';
 import { networkKey } from '../../common/ip';
 import { failure, success, unwrap, type Outcome } from '../../common/outcome';
-import { Role } from '../../permissions/roles';
+import { Role } from '../../common/roles';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
 import type { OutboxService } from '../mail/outbox.service';
 import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
 import { User } from '../users/user.entity';
-import { normalizeEmail, normalizeFullName } from '../users/user-input';
+import { normalizeFullName } from '../users/user-input';
 import { toUserView } from '../users/user.types';
-import type { AccessTokenService } from './access-token.service';
+import type { AccessTokenService } from '../sessions/access-token.service';
 import { WRONG_CURRENT_PASSWORD, type LockoutService } from './lockout.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
-import type { Principal } from './authenticator';
-import { rememberNetwork } from './known-networks';
-import type { OtpCode } from './otp-code.entity';
-import type { OtpService } from './otp.service';
-import { OtpPurpose } from './otp-purpose';
-import { assertPasswordLength, assertPasswordPolicy } from './password-policy';
-import type { PasswordService } from './password.service';
-import type { ClientInfo, IssuedSession, SessionService } from './session.service';
+import { rememberNetwork } from '../otp/known-networks';
+import type { OtpCode } from '../otp/otp-code.entity';
+import type { OtpService } from '../otp/otp.service';
+import { OtpPurpose } from '../otp/otp-purpose';
+import { assertPasswordLength, assertPasswordPolicy } from '../passwords/password-policy';
+import type { PasswordService } from '../passwords/password.service';
+import type { IssuedSession, SessionService } from '../sessions/session.service';
+import type { ClientInfo, Principal } from '../../common/request-context';
+import { normalizeEmail } from '../../common/email';
 
 export interface AuthDeps {
   readonly clock: Clock;

@@ -1,6 +1,6 @@
 // GraphQL types of the sign-in flows.
-import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OtpPurpose } from './otp-purpose';
+import { ArgsType, Field, InputType, Int, ObjectType } from 'type-graphql';
+import { OtpPurpose } from '../otp/otp-purpose';
 import { UserView } from '../users/user.types';
 
 @ObjectType('AuthPayload', { description: 'Returned by every operation that signs a user in.' })
@@ -34,30 +34,6 @@ export class CodeSent {
 
   @Field(() => Int, { description: 'Seconds before another code may be requested for the same email and purpose.' })
   retryAfter!: number;
-}
-
-@ObjectType('Session', { description: 'A signed-in device or client: one refresh-token family.' })
-export class SessionView {
-  @Field(() => ID)
-  id!: string;
-
-  @Field(() => Date)
-  createdAt!: Date;
-
-  @Field(() => Date)
-  lastUsedAt!: Date;
-
-  @Field(() => Date)
-  expiresAt!: Date;
-
-  @Field(() => String, { nullable: true })
-  userAgent!: string | null;
-
-  @Field(() => String, { nullable: true })
-  ip!: string | null;
-
-  @Field(() => Boolean, { description: 'True for the session of the access token making the request.' })
-  current!: boolean;
 }
 
 @InputType('RegisterInput')

@@ -1,6 +1,6 @@
 // The emails Portcullis sends. The plain-text part holds a code as 6 consecutive digits and no other run
 // of 6 or more digits, so that clients and tests can read it out reliably.
-import type { OtpPurpose } from '../auth/otp-purpose';
+import type { OtpPurpose } from '../otp/otp-purpose';
 
 export interface EmailContent {
   readonly subject: string;

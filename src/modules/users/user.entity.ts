@@ -1,7 +1,7 @@
 // A person who can sign in. Emails are stored normalized (trimmed, lower-case), so the unique index is case-insensitive.
 import { randomUUID } from 'node:crypto';
 import { type Opt, Entity, Enum, PrimaryKey, Property } from '@mikro-orm/core';
-import { Role } from '../../permissions/roles';
+import { Role } from '../../common/roles';
 
 @Entity({ tableName: 'users' })
 export class User {

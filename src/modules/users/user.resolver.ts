@@ -1,9 +1,9 @@
 // The signed-in user.
 import { Ctx, Query, Resolver } from 'type-graphql';
-import { RequiresScopes } from '../../permissions/directives';
-import { Scope } from '../../permissions/roles';
-import type { GraphQLContext } from '../../server/context';
+import { RequiresScopes } from '../../common/requires-scopes';
+import { Scope } from '../../common/roles';
 import { toUserView, UserView } from './user.types';
+import type { GraphQLContext } from '../../common/request-context';
 
 @Resolver()
 export class UserResolver {

@@ -1,7 +1,7 @@
 // The GraphQL view of a user: no secret has a field here.
 import { Field, ID, ObjectType } from 'type-graphql';
-import { Role, scopesOf } from '../../permissions/roles';
-import type { PrincipalUser } from '../auth/session-cache';
+import { Role, scopesOf } from '../../common/roles';
+import type { PrincipalUser } from '../../common/request-context';
 
 @ObjectType('User')
 export class UserView {

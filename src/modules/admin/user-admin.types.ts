@@ -1,8 +1,8 @@
 // GraphQL types of the user administration operations.
 import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { PageInfo } from '../../common/page-info.types';
-import { Role } from '../../permissions/roles';
-import { UserView } from './user.types';
+import { Role } from '../../common/roles';
+import { UserView } from '../users/user.types';
 
 export const USERS_PAGE_DEFAULT = 20;
 

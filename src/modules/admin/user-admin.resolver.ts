@@ -1,13 +1,13 @@
 // Administration of users: list, look up, change roles, (de)activate. Each one call into UserAdminService.
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { pageInfo } from '../../common/page-info.types';
-import { RequiresScopes } from '../../permissions/directives';
-import { Scope } from '../../permissions/roles';
-import type { GraphQLContext } from '../../server/context';
-import { checkUuid } from './user-input';
+import { RequiresScopes } from '../../common/requires-scopes';
+import { Scope } from '../../common/roles';
 import { SetUserActiveArgs, SetUserRolesArgs, UserConnection, USERS_PAGE_DEFAULT, UsersArgs } from './user-admin.types';
 import { UserAdminService, type Actor } from './user-admin.service';
-import { toUserView, UserView } from './user.types';
+import { toUserView, UserView } from '../users/user.types';
+import type { GraphQLContext } from '../../common/request-context';
+import { checkUuid } from '../../common/validation';
 
 async function actorOf(ctx: GraphQLContext): Promise<Actor> {
   return { userId: (await ctx.auth()).user.id, client: ctx.client };

@@ -1,5 +1,5 @@
 // Every request limit in one table: its default, the variable that overrides it, and what it counts by.
-import { ConfigError } from '../config/config-helpers';
+import { ConfigError } from './config-helpers';
 
 /** What a limit counts by: the client IP, the email argument (from any IP), or both. */
 export type LimitKey = 'ip' | 'email' | 'ip+email';

@@ -4,14 +4,15 @@ import type { Clock } from '../../common/clock';
 import { BadUserInputError } from '../../common/errors';
 import type { Page } from '../../common/pagination';
 import { keysetPage } from '../../database/keyset-page';
-import { Role } from '../../permissions/roles';
+import { Role } from '../../common/roles';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
-import { clearCodeCounters } from '../auth/otp.service';
-import type { PasswordService } from '../auth/password.service';
-import type { ClientInfo, SessionService } from '../auth/session.service';
-import { checkSearchText, UUID } from './user-input';
-import { User } from './user.entity';
+import { clearCodeCounters } from '../otp/otp.service';
+import type { PasswordService } from '../passwords/password.service';
+import type { SessionService } from '../sessions/session.service';
+import { User } from '../users/user.entity';
+import type { ClientInfo } from '../../common/request-context';
+import { UUID, checkSearchText } from '../../common/validation';
 
 export interface UserFilterInput {
   readonly email?: string | null;

@@ -10,16 +10,12 @@ import { AccountDisabledError, UnauthenticatedError } from '../../common/errors'
 import { failure, success, type Outcome } from '../../common/outcome';
 import { AuditType } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
-import type { Role } from '../../permissions/roles';
+import type { Role } from '../../common/roles';
 import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
-import type { PrincipalUser, SessionCache } from './session-cache';
+import type { SessionCache } from './session-cache';
 import { Session } from './session.entity';
-
-export interface ClientInfo {
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
+import type { ClientInfo, PrincipalUser } from '../../common/request-context';
 
 export interface IssuedSession {
   readonly sessionId: string;

@@ -4,18 +4,7 @@
 // While the change feed is not connected the cache is off, so a missed notification cannot keep a revoked
 // session alive; the TTL is a last bound on staleness should the feed die silently.
 import { LRUCache } from 'lru-cache';
-import type { Role } from '../../permissions/roles';
-
-/** What a request needs to know about its caller: no secret (no password hash) is kept here. */
-export interface PrincipalUser {
-  readonly id: string;
-  readonly email: string;
-  readonly fullName: string | null;
-  readonly emailVerified: boolean;
-  readonly active: boolean;
-  readonly roles: readonly Role[];
-  readonly createdAt: Date;
-}
+import type { PrincipalUser } from '../../common/request-context';
 
 export interface LiveSession {
   readonly sessionId: string;

@@ -3,21 +3,12 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { epochSeconds, type Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
-import { scopesOf, type Role } from '../../permissions/roles';
-import { UUID } from '../users/user-input';
+import { scopesOf, type Role } from '../../common/roles';
+import type { AccessClaims } from '../../common/request-context';
+import { UUID } from '../../common/validation';
 
 const ALGORITHM = 'HS256';
 const TOKEN_TYPE = 'at+jwt';
-
-export interface AccessClaims {
-  readonly sub: string;
-  readonly sid: string;
-  readonly jti: string;
-  readonly scope: string;
-  readonly roles: Role[];
-  readonly iat: number;
-  readonly exp: number;
-}
 
 export interface AccessTokenSettings {
   readonly key: KeyObject;

@@ -3,18 +3,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
-import { scopesOf } from '../../permissions/roles';
-import type { AccessClaims, AccessTokenService } from './access-token.service';
-import type { LiveSession, PrincipalUser, SessionCache } from './session-cache';
+import { scopesOf } from '../../common/roles';
+import type { AccessTokenService } from './access-token.service';
+import type { LiveSession, SessionCache } from './session-cache';
 import type { SessionService } from './session.service';
-
-export interface Principal {
-  readonly user: PrincipalUser;
-  readonly sessionId: string;
-  readonly claims: AccessClaims;
-  /** The scopes of the user's roles (equal to the token's, or the token would have been refused). */
-  readonly scopes: readonly string[];
-}
+import type { Principal } from '../../common/request-context';
 
 export class Authenticator {
   constructor(

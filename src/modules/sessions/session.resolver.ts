@@ -1,11 +1,11 @@
 // The signed-in user's sessions: list them, end one.
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { RequiresScopes } from '../../permissions/directives';
-import { Scope } from '../../permissions/roles';
-import type { GraphQLContext } from '../../server/context';
-import { checkUuid } from '../users/user-input';
-import { SessionView } from './auth.types';
+import { RequiresScopes } from '../../common/requires-scopes';
+import { Scope } from '../../common/roles';
+import { SessionView } from './session.types';
 import { SessionService } from './session.service';
+import type { GraphQLContext } from '../../common/request-context';
+import { checkUuid } from '../../common/validation';
 
 @Resolver()
 export class SessionResolver {

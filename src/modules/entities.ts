@@ -1,0 +1,10 @@
+// Every entity, listed once for the ORM.
+import { AuditEvent } from './audit/audit-event.entity';
+import { OtpCode } from './otp/otp-code.entity';
+import { OtpFailure } from './otp/otp-failure.entity';
+import { RetiredRefreshToken } from './sessions/retired-refresh-token.entity';
+import { Session } from './sessions/session.entity';
+import { MailOutbox } from './mail/mail-outbox.entity';
+import { User } from './users/user.entity';
+
+export const ENTITIES = [User, Session, RetiredRefreshToken, OtpCode, OtpFailure, MailOutbox, AuditEvent];
