@@ -12,12 +12,11 @@ import { openDatabase } from '../src/database/database';
 import { ENTITIES } from '../src/modules/entities';
 import { assertPasswordPolicy } from '../src/modules/passwords/password-policy';
 import { createServices } from '../src/server/services';
+import { AfterCommit } from '../src/database/after-commit';
 import { normalizeEmail } from '../src/common/email';
+import { parseFlags, refuseUsage } from './parse-flags';
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
-}
+const USAGE = 'npm run admin:create -- --email admin@example.com';
 
 /** One line from stdin; on a terminal, asked twice with the typing hidden. */
 async function readPassword(): Promise<string> {
@@ -43,12 +42,14 @@ async function readPassword(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const rawEmail = argValue('--email');
-  if (!rawEmail) throw new Error('usage: npm run admin:create -- --email admin@example.com');
+  const rawEmail = parseFlags({ options: { email: { type: 'string' } } }, USAGE).values.email;
+  if (!rawEmail) refuseUsage('--email is required', USAGE);
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
   const db = await openDatabase(config, ENTITIES, undefined, { holder: 'npm run admin:create' });
-  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock);
+  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock, {
+    afterCommit: AfterCommit.attach(db.orm, (err) => console.error(err)),
+  });
   try {
     const { userAdmin } = services;
     const { user, created } = await userAdmin.createOrPromoteAdmin(db.orm.em.fork(), email, async () => {

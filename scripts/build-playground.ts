@@ -11,6 +11,7 @@ import {
   projectRoot,
   type PlaygroundManifest,
 } from '../src/server/playground-files';
+import { parseFlags } from './parse-flags';
 
 /** Monaco's worker entry points, by the label monaco asks for (see playground/index.tsx). */
 const WORKERS = {
@@ -136,8 +137,10 @@ export async function ensurePlayground(dir = playgroundDir()): Promise<Playgroun
 // `--force` rebuilds even when the bundle is up to date (npm run build:playground). Silent when there was nothing
 // to do, like tsc -b: `npm start`, `npm run migrate` and the rest print only their own lines then.
 if (require.main === module) {
+  const usage = 'node dist/scripts/build-playground.js [--force]';
+  const { force } = parseFlags({ options: { force: { type: 'boolean' } } }, usage).values;
   const where = relative(process.cwd(), playgroundDir()) || '.';
-  (process.argv.includes('--force') ? buildPlayground() : ensurePlayground()).then(
+  (force ? buildPlayground() : ensurePlayground()).then(
     (b) => {
       if (b === null) return;
       const [s, mb] = [(b.ms / 1000).toFixed(1), (b.bytes / 1024 / 1024).toFixed(1)];

@@ -4,9 +4,13 @@ import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormOptions } from '../src/database/orm-options';
 import { ENTITIES } from '../src/modules/entities';
+import { parseFlags, refuseUsage } from './parse-flags';
+
+const USAGE = 'npm run migration:create [-- camelCaseName]';
 
 async function main(): Promise<void> {
-  const name = process.argv[2];
+  const [name, ...extra] = parseFlags({ allowPositionals: true }, USAGE).positionals;
+  if (extra.length > 0) refuseUsage(`Unexpected argument '${extra[0]}': one name at most`, USAGE);
   // The name becomes part of a class name: letters and digits only (camelCase).
   if (name !== undefined && !/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error('name the migration in camelCase');
   const clientUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

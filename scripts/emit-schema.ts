@@ -3,11 +3,13 @@ import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { printSchemaFile } from '../src/server/schema';
+import { parseFlags } from './parse-flags';
 
 async function main(): Promise<void> {
+  const { check } = parseFlags({ options: { check: { type: 'boolean' } } }, 'npm run schema [-- --check]').values;
   const file = join(__dirname, '..', 'schema.graphql');
   const sdl = await printSchemaFile();
-  if (process.argv.includes('--check')) {
+  if (check) {
     const committed = readFileSync(file, 'utf8');
     if (committed !== sdl) {
       console.error('schema.graphql is stale: run `npm run schema` and commit it');

@@ -109,7 +109,7 @@ async function auditEvents(
   token?: string,
 ) {
   return app.gql<{ auditEvents: Connection }>(
-    `query($u: ID, $t: String, $f: Int, $a: String) { auditEvents(userId: $u, type: $t, first: $f, after: $a) { ${EVENT_FIELDS} } }`,
+    `query($u: ID, $t: AuditEventType, $f: Int, $a: String) { auditEvents(userId: $u, type: $t, first: $f, after: $a) { ${EVENT_FIELDS} } }`,
     { u: args.userId, t: args.type, f: args.first, a: args.after },
     { token: token ?? (await adminToken()) },
   );

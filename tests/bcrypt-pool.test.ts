@@ -1,17 +1,18 @@
-// The password hashing threads (modules/auth/bcrypt-pool.ts): real bcrypt hashes, computed on worker threads
-// whose scheduling priority is lowered (nice 10), so request handling on the event loop comes first.
+// The password hashing threads (modules/passwords/bcrypt-pool.ts): real bcrypt hashes, computed on piscina threads
+// whose scheduling priority is lowered (nice +10), so request handling on the event loop comes first.
 import bcrypt from 'bcrypt';
 import { readdirSync, readFileSync } from 'node:fs';
-import { BCRYPT_PRIORITY, BcryptPool } from '../src/modules/passwords/bcrypt-pool';
+import { BCRYPT_NICE_INCREMENT, BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 
-/** The nice value of each thread of this process (Linux /proc; field 19 of stat, after the command name). */
-function threadNiceValues(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[16]); // fields after ")" start at field 3, so field 19 is index 16
-  });
+/** The nice value of one thread of this process (Linux /proc; field 19 of stat, after the command name). */
+function niceOf(tid: string | number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[16]); // fields after ")" start at field 3, so field 19 is index 16
 }
+const threadNiceValues = (): number[] => readdirSync('/proc/self/task').map(niceOf);
+const mainNice = (): number => niceOf(process.pid);
+const LOWERED = mainNice() + BCRYPT_NICE_INCREMENT;
 
 let pool: BcryptPool;
 beforeEach(() => {
@@ -30,23 +31,29 @@ it('makes hashes bcrypt itself accepts, and compares against bcrypt hashes', asy
 });
 
 it('hashes on threads of lowered priority, leaving the event loop thread as it was', async () => {
-  const before = threadNiceValues();
-  expect(before).not.toContain(BCRYPT_PRIORITY);
+  const before = mainNice();
+  expect(threadNiceValues()).not.toContain(LOWERED);
   await pool.hash('warm up', 4); // the first job starts a thread
-  const during = threadNiceValues();
-  expect(during.filter((n) => n === BCRYPT_PRIORITY)).toHaveLength(1);
-  // This (the main) thread keeps its own nice value.
-  const mainStat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  expect(Number(mainStat.slice(mainStat.lastIndexOf(')') + 2).split(' ')[16])).toBe(before[0]);
+  expect(threadNiceValues().filter((n) => n === LOWERED)).toHaveLength(1);
+  expect(mainNice()).toBe(before);
 });
 
 it('runs at most `size` hashes at once and queues the rest', async () => {
   const results = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.hash(`pw${i}`, 4)));
   expect(new Set(results).size).toBe(6);
-  expect(threadNiceValues().filter((n) => n === BCRYPT_PRIORITY)).toHaveLength(2);
+  expect(threadNiceValues().filter((n) => n === LOWERED)).toHaveLength(2);
 });
 
-it('refuses work after close', async () => {
+it('fails a job bcrypt refuses, and keeps serving the next ones', async () => {
+  await expect(pool.compare('pw', 'not a bcrypt hash')).resolves.toBe(false);
+  await expect(pool.hash('pw', 32)).rejects.toThrow(/salt/i);
+  await expect(pool.hash('pw', 4)).resolves.toMatch(/^\$2b\$04\$/);
+});
+
+it('ends its threads on close, and refuses work after it', async () => {
+  await Promise.all([pool.hash('a', 4), pool.hash('b', 4)]);
+  expect(threadNiceValues().filter((n) => n === LOWERED)).toHaveLength(2);
   await pool.close();
+  expect(threadNiceValues()).not.toContain(LOWERED);
   await expect(pool.hash('late', 4)).rejects.toThrow(/closed/);
 });

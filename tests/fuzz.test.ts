@@ -274,7 +274,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   auditEvents: {
     query:
-      'query($u: ID, $type: String, $first: Int, $after: String) { auditEvents(userId: $u, type: $type, first: $first, after: $after) { totalCount edges { cursor node { id type email } } } }',
+      'query($u: ID, $type: AuditEventType, $first: Int, $after: String) { auditEvents(userId: $u, type: $type, first: $first, after: $after) { totalCount edges { cursor node { id type email } } } }',
     variables: fc.record(
       { u: id, type: fc.oneof(fc.constantFrom('LOGIN_FAILED', 'REGISTER'), str), first, after: cursor },
       { requiredKeys: [] },

@@ -102,7 +102,7 @@ describe('password sign-in lockout', () => {
     const now = app.clock.now();
     for (let i = 0; i < 12; i++) {
       await app.sql(
-        "insert into audit_events (type, subject_user_id, email, detail, created_at) values ('LOGIN_FAILED', ?, ?, 'wrong password', ?)",
+        "insert into audit_events (type, subject_user_id, email, method, reason, detail, created_at) values ('LOGIN_FAILED', ?, ?, 'PASSWORD', 'WRONG_PASSWORD', 'wrong password', ?)",
         [user.id, email, now],
       );
     }
@@ -153,7 +153,7 @@ describe('password sign-in lockout', () => {
     const audit = await app.gql<{
       auditEvents: { edges: Array<{ node: { type: string; actorId: string | null; userId: string | null } }> };
     }>(
-      'query($id: ID!) { auditEvents(userId: $id, type: "ACCOUNT_UNLOCKED") { edges { node { type actorId userId } } } }',
+      'query($id: ID!) { auditEvents(userId: $id, type: ACCOUNT_UNLOCKED) { edges { node { type actorId userId } } } }',
       { id: victim.user.id },
       { token: admin.accessToken },
     );

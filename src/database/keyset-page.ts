@@ -18,20 +18,17 @@ export async function keysetPage<T extends { id: string; createdAt: Date }>(
   { first, after, idPattern, newestFirst }: KeysetOptions,
 ): Promise<Page<T>> {
   const limit = pageSize(first);
-  const totalCount = await em.count(entity, where as FilterQuery<T>);
+  // MikroORM (whose cursors are this same JSON) would send a forged one to SQL: it gets the checked values re-encoded.
   const cursor = decodeCursor(after, idPattern);
-  const beyond = newestFirst ? '$lt' : '$gt';
   const direction = newestFirst ? 'desc' : 'asc';
-  const filter = cursor
-    ? { ...where, $or: [{ createdAt: { [beyond]: cursor.at } }, { createdAt: cursor.at, id: { [beyond]: cursor.id } }] }
-    : where;
-  const rows = (await em.find(entity, filter as FilterQuery<T>, {
+  const page = await em.findByCursor(entity, where as FilterQuery<T>, {
+    first: limit,
+    after: cursor === null ? undefined : encodeCursor(cursor.at, cursor.id),
     orderBy: [{ createdAt: direction }, { id: direction }] as never,
-    limit: limit + 1,
-  })) as T[];
+  });
   return {
-    items: rows.slice(0, limit).map((node) => ({ node, cursor: encodeCursor(node.createdAt, node.id) })),
-    hasNextPage: rows.length > limit,
-    totalCount,
+    items: page.items.map((node) => ({ node, cursor: page.from(node) })),
+    hasNextPage: page.hasNextPage,
+    totalCount: page.totalCount,
   };
 }

@@ -13,6 +13,7 @@ import {
 } from 'graphql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { safeEqual } from '../common/crypto';
+import { AuditEventType, SignInMethod } from '../modules/audit/audit-event-type';
 import type { AuditEntry } from '../modules/audit/audit.service';
 import type { SessionCache } from '../modules/sessions/session-cache';
 import type { OutboxHooks } from '../modules/mail/outbox-sender';
@@ -157,23 +158,23 @@ export class Metrics {
     });
   }
 
-  /** Called for every audit event recorded. */
+  /** Called for every audit event once committed. */
   onAudit(entry: AuditEntry): void {
     switch (entry.type) {
-      case 'LOGIN_SUCCEEDED':
-      case 'LOGIN_FAILED':
+      case AuditEventType.LOGIN_SUCCEEDED:
+      case AuditEventType.LOGIN_FAILED:
         this.signIns.inc({
-          method: entry.detail?.startsWith('code') ? 'code' : 'password',
-          outcome: entry.type === 'LOGIN_SUCCEEDED' ? 'success' : 'failure',
+          method: entry.method === SignInMethod.CODE ? 'code' : 'password',
+          outcome: entry.type === AuditEventType.LOGIN_SUCCEEDED ? 'success' : 'failure',
         });
         break;
-      case 'OTP_ACCEPTED':
+      case AuditEventType.OTP_ACCEPTED:
         this.codes.inc({ event: 'accepted' });
         break;
-      case 'OTP_REJECTED':
+      case AuditEventType.OTP_REJECTED:
         this.codes.inc({ event: 'rejected' });
         break;
-      case 'REFRESH_TOKEN_REUSE':
+      case AuditEventType.REFRESH_TOKEN_REUSE:
         this.reuse.inc();
         break;
       default:

@@ -1,8 +1,10 @@
-// Builds the executable schema from the type-graphql classes; `container` supplies resolver instances.
+// Builds the executable schema from the type-graphql classes. RESOLVERS is the one registry of resolvers: each
+// class with how it is made from the services.
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { GraphQLScalarType, specifiedDirectives, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver } from 'graphql-scalars';
-import { buildSchema, type ContainerType } from 'type-graphql';
+import { buildSchema, type BuildSchemaOptions } from 'type-graphql';
+import type { Services } from './services';
 import { AuthResolver } from '../modules/auth/auth.resolver';
 import { SessionResolver } from '../modules/sessions/session.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
@@ -10,15 +12,23 @@ import { UserAdminResolver } from '../modules/admin/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
 import { AUTH_DIRECTIVES } from '../common/requires-scopes';
 
-export const RESOLVERS = [AuthResolver, SessionResolver, UserResolver, UserAdminResolver, AuditResolver] as const;
+export const RESOLVERS = [
+  [AuthResolver, (s: Services) => new AuthResolver(s.auth)],
+  [SessionResolver, (s: Services) => new SessionResolver(s.sessions)],
+  [UserResolver, () => new UserResolver()],
+  [UserAdminResolver, (s: Services) => new UserAdminResolver(s.userAdmin)],
+  [AuditResolver, (s: Services) => new AuditResolver(s.audit)],
+] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */
 const DateTimeScalar = new GraphQLScalarType({ ...DateTimeISOResolver.toConfig(), name: 'DateTime' });
 
-export function buildTypeSchema(container?: ContainerType): Promise<GraphQLSchema> {
+/** With `services`, the resolvers answer from them; without, the schema is for printing and checking only. */
+export function buildTypeSchema(services?: Services): Promise<GraphQLSchema> {
+  const instances = new Map<unknown, unknown>(services && RESOLVERS.map(([cls, make]) => [cls, make(services)]));
   return buildSchema({
-    resolvers: RESOLVERS,
-    container,
+    resolvers: RESOLVERS.map(([cls]) => cls) as unknown as BuildSchemaOptions['resolvers'], // a non-empty tuple there
+    container: services && { get: (cls: unknown) => instances.get(cls) },
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     directives: [...specifiedDirectives, ...AUTH_DIRECTIVES],
     validate: false,

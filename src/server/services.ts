@@ -2,6 +2,7 @@
 import type { Config } from '../config/config';
 import type { Clock } from '../common/clock';
 import type { Keys } from '../common/keys';
+import type { AfterCommit } from '../database/after-commit';
 import { AccessTokenService } from '../modules/sessions/access-token.service';
 import { AuthService } from '../modules/auth/auth.service';
 import { Authenticator } from '../modules/sessions/authenticator';
@@ -27,24 +28,29 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(
-  config: Config,
-  keys: Keys,
-  clock: Clock,
-  onAudit?: (entry: AuditEntry) => void,
-  onUnlock?: UnlockHook,
-): Services {
+export interface ServiceHooks {
+  /** The ORM's after-commit queue (AfterCommit.attach): mail kicks, cache evictions and audit metrics wait on it. */
+  readonly afterCommit: AfterCommit;
+  /** Hears every audit event once committed (metrics). */
+  readonly onAudit?: (entry: AuditEntry) => void;
+  /** unlockUser: clears the account's request-limit counters too. */
+  readonly onUnlock?: UnlockHook;
+}
+
+export function createServices(config: Config, keys: Keys, clock: Clock, hooks: ServiceHooks): Services {
+  const { afterCommit } = hooks;
   const accessTokens = new AccessTokenService(
     { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
     clock,
   );
-  const audit = new AuditService(clock, onAudit);
+  const audit = new AuditService(clock, afterCommit, hooks.onAudit);
   const sessionCache = new SessionCache();
   const sessions = new SessionService(
     { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
     clock,
     audit,
     sessionCache,
+    afterCommit,
   );
   const otp = new OtpService(
     {
@@ -56,7 +62,7 @@ export function createServices(
     },
     clock,
   );
-  const outbox = new OutboxService(keys.outbox);
+  const outbox = new OutboxService(keys.outbox, afterCommit);
   const passwords = new PasswordService(config.bcryptCost);
   const auth = new AuthService({
     clock,
@@ -66,10 +72,10 @@ export function createServices(
     accessTokens,
     outbox,
     audit,
-    lockout: new LockoutService(clock),
+    lockout: new LockoutService(clock, audit),
     passwordMinScore: config.passwordMinScore,
   });
-  const userAdmin = new UserAdminService(clock, sessions, audit, passwords, onUnlock);
+  const userAdmin = new UserAdminService(clock, sessions, audit, passwords, hooks.onUnlock);
   const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
   return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin, close: () => passwords.close() };
 }

@@ -5,7 +5,7 @@ import { BadUserInputError } from '../../common/errors';
 import type { Page } from '../../common/pagination';
 import { keysetPage } from '../../database/keyset-page';
 import { Role } from '../../common/roles';
-import { AuditType } from '../audit/audit-event.entity';
+import { AuditEventType } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
 import { clearCodeCounters } from '../otp/otp.service';
 import type { PasswordService } from '../passwords/password.service';
@@ -76,14 +76,14 @@ export class UserAdminService {
       user.roles = wanted;
       user.updatedAt = this.clock.now();
       this.audit.record(tx, actor.client, {
-        type: AuditType.ROLES_CHANGED,
+        type: AuditEventType.ROLES_CHANGED,
         actorUserId: actor.userId,
         subjectUserId: user.id,
         detail: `${before} -> ${wanted.join(',')}`,
       });
+      this.sessions.userChanged(tx, user.id);
       return user;
     });
-    this.sessions.userChanged(changed.id); // after the commit, so no request re-caches the old roles
     return changed;
   }
 
@@ -99,7 +99,7 @@ export class UserAdminService {
         user.active = active;
         user.updatedAt = this.clock.now();
         this.audit.record(tx, actor.client, {
-          type: AuditType.ACTIVATION_CHANGED,
+          type: AuditEventType.ACTIVATION_CHANGED,
           actorUserId: actor.userId,
           subjectUserId: user.id,
           detail: active ? 'activated' : 'deactivated',
@@ -118,7 +118,7 @@ export class UserAdminService {
     const user = await em.transactional(async (tx) => {
       const found = await this.mustFind(tx, userId);
       this.audit.record(tx, actor.client, {
-        type: AuditType.ACCOUNT_UNLOCKED,
+        type: AuditEventType.ACCOUNT_UNLOCKED,
         actorUserId: actor.userId,
         subjectUserId: found.id,
         email: found.email,
@@ -148,7 +148,7 @@ export class UserAdminService {
       existing.active = true;
       existing.updatedAt = now;
       this.audit.record(em, null, {
-        type: AuditType.ROLES_CHANGED,
+        type: AuditEventType.ROLES_CHANGED,
         subjectUserId: existing.id,
         detail: `${before} -> ${existing.roles.join(',')} (command line)`,
       });
@@ -167,7 +167,7 @@ export class UserAdminService {
       updatedAt: now,
     });
     this.audit.record(em, null, {
-      type: AuditType.ROLES_CHANGED,
+      type: AuditEventType.ROLES_CHANGED,
       subjectUserId: user.id,
       detail: '-> ADMIN (command line)',
     });

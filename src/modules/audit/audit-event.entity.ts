@@ -1,36 +1,19 @@
 // One security-relevant event: who did what to which account, from where. Never a secret.
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
-
-export const AuditType = {
-  REGISTER: 'REGISTER',
-  LOGIN_SUCCEEDED: 'LOGIN_SUCCEEDED',
-  LOGIN_FAILED: 'LOGIN_FAILED',
-  OTP_REQUESTED: 'OTP_REQUESTED',
-  OTP_ACCEPTED: 'OTP_ACCEPTED',
-  OTP_REJECTED: 'OTP_REJECTED',
-  REFRESH_TOKEN_REUSE: 'REFRESH_TOKEN_REUSE',
-  LOGOUT: 'LOGOUT',
-  LOGOUT_ALL: 'LOGOUT_ALL',
-  SESSION_REVOKED: 'SESSION_REVOKED',
-  PASSWORD_CHANGED: 'PASSWORD_CHANGED',
-  PASSWORD_RESET: 'PASSWORD_RESET',
-  ROLES_CHANGED: 'ROLES_CHANGED',
-  ACTIVATION_CHANGED: 'ACTIVATION_CHANGED',
-  ACCOUNT_UNLOCKED: 'ACCOUNT_UNLOCKED',
-} as const;
-export type AuditType = (typeof AuditType)[keyof typeof AuditType];
+import type { AuditEventType, FailureReason, SignInMethod } from './audit-event-type';
 
 @Entity({ tableName: 'audit_events' })
 @Index({ properties: ['subjectUserId', 'createdAt'] })
 @Index({ properties: ['type', 'createdAt'] })
 @Index({ properties: ['createdAt'] })
 @Index({ properties: ['email', 'createdAt'] })
+@Index({ properties: ['email', 'type', 'createdAt'] })
 export class AuditEvent {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
 
   @Property({ type: 'text' })
-  type!: AuditType;
+  type!: AuditEventType;
 
   /** Who acted: the user themselves, an admin, or null (an anonymous caller or the command line). */
   @Property({ type: 'uuid', nullable: true })
@@ -49,6 +32,14 @@ export class AuditEvent {
 
   @Property({ type: 'text', nullable: true })
   userAgent: string | null = null;
+
+  /** LOGIN_SUCCEEDED, LOGIN_FAILED: how the user tried to sign in. */
+  @Property({ type: 'text', nullable: true })
+  method: SignInMethod | null = null;
+
+  /** LOGIN_FAILED: why it was refused (the lockout counts the guesses among them). */
+  @Property({ type: 'text', nullable: true })
+  reason: FailureReason | null = null;
 
   /** A short, secret-free note: a purpose, a reason, a role change. */
   @Property({ type: 'text', nullable: true })

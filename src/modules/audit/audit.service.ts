@@ -1,44 +1,88 @@
-// Writes audit events in the caller's unit of work and reads them back page by page.
+// Writes audit events in the caller's unit of work, reads them back page by page, and counts recent password
+// guesses for the lockout.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import type { Page } from '../../common/pagination';
-import { keysetPage } from '../../database/keyset-page';
-import { AuditEvent, type AuditType } from './audit-event.entity';
 import type { ClientInfo } from '../../common/request-context';
+import type { AfterCommit } from '../../database/after-commit';
+import { keysetPage } from '../../database/keyset-page';
+import { AuditEvent } from './audit-event.entity';
+import { AuditEventType, FAILURE_LABELS, GUESSES, type FailureReason, type SignInMethod } from './audit-event-type';
 
 export interface AuditEntry {
-  readonly type: AuditType;
+  readonly type: AuditEventType;
   readonly actorUserId?: string | null;
   readonly subjectUserId?: string | null;
   readonly email?: string | null;
+  readonly method?: SignInMethod | null;
+  /** LOGIN_FAILED: why; the event's `detail` is its label unless one is given. */
+  readonly reason?: FailureReason | null;
   readonly detail?: string | null;
 }
 
 export interface AuditFilter {
   readonly subjectUserId?: string;
-  readonly type?: string;
+  readonly type?: AuditEventType;
 }
+
+/** Password guesses for one email since the newest success or unlock (within the window). */
+export interface RecentGuesses {
+  readonly count: number;
+  /** Milliseconds since the epoch of the newest guess; null when there is none. */
+  readonly newest: number | null;
+}
+
+// One statement on the (email, type, created_at) index: the newest reset (a successful sign-in or an unlock) in the
+// window, then the guesses after it, ordered like the trail itself (created_at, then id for events of one ms).
+const RECENT_GUESSES = `with reset as (
+  select created_at, id from audit_events
+  where email = ? and type in (?, ?) and created_at > ?
+  order by created_at desc, id desc limit 1
+)
+select count(*)::int as count, max(g.created_at) as newest from audit_events g
+where g.email = ? and g.type = ? and g.reason in (${GUESSES.map(() => '?').join(', ')}) and g.created_at > ?
+  and not exists (select 1 from reset r where (g.created_at, g.id) <= (r.created_at, r.id))`;
 
 export class AuditService {
   constructor(
     private readonly clock: Clock,
-    /** Told of every event as it is recorded (metrics). */
-    private readonly onRecord: (entry: AuditEntry) => void = () => {},
+    private readonly afterCommit: AfterCommit,
+    /** Told of every event once it is committed (metrics). */
+    private readonly onCommitted: (entry: AuditEntry) => void = () => {},
   ) {}
 
   /** Adds an event to `em`'s unit of work; it is written with the caller's flush or commit. */
   record(em: EntityManager, client: ClientInfo | null, entry: AuditEntry): void {
+    this.afterCommit.add(em, () => this.onCommitted(entry));
     em.create(AuditEvent, {
       type: entry.type,
       actorUserId: entry.actorUserId ?? null,
       subjectUserId: entry.subjectUserId ?? null,
       email: entry.email ?? null,
-      detail: entry.detail ?? null,
+      method: entry.method ?? null,
+      reason: entry.reason ?? null,
+      detail: entry.detail ?? (entry.reason ? FAILURE_LABELS[entry.reason] : null),
       ip: client?.ip ?? null,
       userAgent: client?.userAgent ?? null,
       createdAt: this.clock.now(),
     });
-    this.onRecord(entry);
+  }
+
+  /** Password guesses (FailureReason GUESSES) for `email` after `since` and after the newest success or unlock. */
+  async recentGuesses(em: EntityManager, email: string, since: Date): Promise<RecentGuesses> {
+    const [row] = await em
+      .getConnection()
+      .execute<Array<{ count: number; newest: Date | string | null }>>(RECENT_GUESSES, [
+        email,
+        AuditEventType.LOGIN_SUCCEEDED,
+        AuditEventType.ACCOUNT_UNLOCKED,
+        since,
+        email,
+        AuditEventType.LOGIN_FAILED,
+        ...GUESSES,
+        since,
+      ]);
+    return { count: row?.count ?? 0, newest: row?.newest == null ? null : new Date(row.newest).getTime() };
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last event seen. */

@@ -1,17 +1,20 @@
 // GraphQL types of the audit trail.
 import { ArgsType, Field, ID, Int, ObjectType } from 'type-graphql';
 import { PageInfo } from '../../common/page-info.types';
+import { AuditEventType } from './audit-event-type';
 
 export const AUDIT_PAGE_DEFAULT = 50;
 export const MY_AUDIT_PAGE_DEFAULT = 20;
 
-@ObjectType('AuditEvent', { description: 'A security-relevant event. It never holds a password, code or token.' })
+@ObjectType('AuditEvent', {
+  description: 'A security-relevant event. It never holds a password, code, token or secret.',
+})
 export class AuditEventView {
   @Field(() => ID)
   id!: string;
 
-  @Field(() => String, { description: 'REGISTER, LOGIN_SUCCEEDED, LOGIN_FAILED, OTP_REQUESTED, … (see the README).' })
-  type!: string;
+  @Field(() => AuditEventType)
+  type!: AuditEventType;
 
   @Field(() => ID, { nullable: true, description: 'Who acted; null for an anonymous caller or the command line.' })
   actorId!: string | null;
@@ -28,7 +31,10 @@ export class AuditEventView {
   @Field(() => String, { nullable: true })
   userAgent!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'A short note: a purpose, a reason, a role change.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A short human note (a purpose, a role change). Not for machines: branch on `type`.',
+  })
   detail!: string | null;
 
   @Field(() => Date)
@@ -61,8 +67,8 @@ export class AuditEventsArgs {
   @Field(() => ID, { nullable: true })
   userId?: string | null;
 
-  @Field(() => String, { nullable: true })
-  type?: string | null;
+  @Field(() => AuditEventType, { nullable: true })
+  type?: AuditEventType | null;
 
   @Field(() => Int, { nullable: true, defaultValue: AUDIT_PAGE_DEFAULT, description: 'At most 100.' })
   first?: number | null;

@@ -11,7 +11,7 @@ import {
 import { networkKey } from '../../common/ip';
 import { failure, success, unwrap, type Outcome } from '../../common/outcome';
 import { Role } from '../../common/roles';
-import { AuditType } from '../audit/audit-event.entity';
+import { AuditEventType, FailureReason, SignInMethod } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
 import type { OutboxService } from '../mail/outbox.service';
 import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
@@ -19,7 +19,7 @@ import { User } from '../users/user.entity';
 import { normalizeFullName } from '../users/user-input';
 import { toUserView } from '../users/user.types';
 import type { AccessTokenService } from '../sessions/access-token.service';
-import { WRONG_CURRENT_PASSWORD, type LockoutService } from './lockout.service';
+import type { LockoutService } from './lockout.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
 import { rememberNetwork } from '../otp/known-networks';
 import type { OtpCode } from '../otp/otp-code.entity';
@@ -65,7 +65,7 @@ export class AuthService {
         if (user?.emailVerified) {
           this.deps.outbox.enqueue(tx, email, alreadyRegisteredEmail());
           this.deps.audit.record(tx, client, {
-            type: AuditType.REGISTER,
+            type: AuditEventType.REGISTER,
             subjectUserId: user.id,
             email,
             detail: 'already verified: notice sent',
@@ -79,7 +79,7 @@ export class AuthService {
           if (fullName !== null) user.fullName = fullName;
           user.updatedAt = now;
           const detail = pending ? 'pending account renewed: code sets no password' : 'pending account renewed';
-          this.deps.audit.record(tx, client, { type: AuditType.REGISTER, subjectUserId: user.id, email, detail });
+          this.deps.audit.record(tx, client, { type: AuditEventType.REGISTER, subjectUserId: user.id, email, detail });
           return { userId: user.id, passwordHash: pending ? null : passwordHash };
         }
         const created = tx.create(User, {
@@ -93,7 +93,7 @@ export class AuthService {
           updatedAt: now,
         });
         this.deps.audit.record(tx, client, {
-          type: AuditType.REGISTER,
+          type: AuditEventType.REGISTER,
           subjectUserId: created.id,
           email,
           detail: 'created',
@@ -105,7 +105,6 @@ export class AuthService {
       }
       return issued;
     });
-    this.deps.outbox.notifyCommitted();
     return { expiresIn: sent.expiresIn, retryAfter: sent.retryAfter };
   }
 
@@ -126,14 +125,13 @@ export class AuthService {
         this.deps.outbox.enqueue(tx, email, codeEmail(purpose, issued.code, issued.expiresIn));
       }
       this.deps.audit.record(tx, client, {
-        type: AuditType.OTP_REQUESTED,
+        type: AuditEventType.OTP_REQUESTED,
         subjectUserId: issued.userId,
         email,
         detail: purpose,
       });
       return issued;
     });
-    this.deps.outbox.notifyCommitted();
     return { expiresIn: sent.expiresIn, retryAfter: sent.retryAfter };
   }
 
@@ -150,27 +148,34 @@ export class AuthService {
       user === null || !user.emailVerified || !matches
         ? {
             error: new InvalidCredentialsError(),
-            reason: user === null ? 'unknown email' : !user.emailVerified ? 'email not verified' : 'wrong password',
+            reason:
+              user === null
+                ? FailureReason.UNKNOWN_EMAIL
+                : !user.emailVerified
+                  ? FailureReason.EMAIL_NOT_VERIFIED
+                  : FailureReason.WRONG_PASSWORD,
           }
         : !user.active
-          ? { error: new AccountDisabledError(), reason: 'account disabled' }
+          ? { error: new AccountDisabledError(), reason: FailureReason.ACCOUNT_DISABLED }
           : null;
     if (refusal !== null) {
       this.deps.audit.record(em, client, {
-        type: AuditType.LOGIN_FAILED,
+        type: AuditEventType.LOGIN_FAILED,
         subjectUserId: user?.id,
         email,
-        detail: refusal.reason,
+        method: SignInMethod.PASSWORD,
+        reason: refusal.reason,
       });
       await em.flush();
       throw refusal.error;
     }
     const issued = this.deps.sessions.create(em, user!, client);
     this.deps.audit.record(em, client, {
-      type: AuditType.LOGIN_SUCCEEDED,
+      type: AuditEventType.LOGIN_SUCCEEDED,
       actorUserId: user!.id,
       subjectUserId: user!.id,
       email,
+      method: SignInMethod.PASSWORD,
       detail: 'password',
     });
     await em.flush();
@@ -205,10 +210,11 @@ export class AuthService {
       }
       await rememberNetwork(tx, user.id, network, this.deps.clock.now());
       this.deps.audit.record(tx, client, {
-        type: AuditType.LOGIN_SUCCEEDED,
+        type: AuditEventType.LOGIN_SUCCEEDED,
         actorUserId: user.id,
         subjectUserId: user.id,
         email,
+        method: SignInMethod.CODE,
         detail: `code (${purpose})`,
       });
       return success(this.deps.sessions.create(tx, user, client));
@@ -245,7 +251,7 @@ export class AuthService {
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
       this.deps.audit.record(tx, client, {
-        type: AuditType.PASSWORD_RESET,
+        type: AuditEventType.PASSWORD_RESET,
         actorUserId: user.id,
         subjectUserId: user.id,
         email,
@@ -269,11 +275,12 @@ export class AuthService {
     await this.deps.lockout.check(em, user.email);
     if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) {
       this.deps.audit.record(em, client, {
-        type: AuditType.LOGIN_FAILED,
+        type: AuditEventType.LOGIN_FAILED,
         actorUserId: user.id,
         subjectUserId: user.id,
         email: user.email,
-        detail: WRONG_CURRENT_PASSWORD,
+        method: SignInMethod.PASSWORD,
+        reason: FailureReason.WRONG_CURRENT_PASSWORD,
       });
       await em.flush();
       throw new InvalidCredentialsError();
@@ -289,7 +296,7 @@ export class AuthService {
       tx.persist(user);
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.sessionId);
       this.deps.audit.record(tx, client, {
-        type: AuditType.PASSWORD_CHANGED,
+        type: AuditEventType.PASSWORD_CHANGED,
         actorUserId: user.id,
         subjectUserId: user.id,
       });
@@ -313,10 +320,10 @@ export class AuthService {
       ? await this.deps.sessions.findByRefreshToken(em, refreshToken)
       : await this.deps.sessions.findLive(em, (await principal()).sessionId);
     if (session === null) throw new UnauthenticatedError('Refresh token is not valid');
-    this.deps.sessions.end(session, this.deps.clock.now(), 'logout');
+    this.deps.sessions.end(em, session, this.deps.clock.now(), 'logout');
     const userId = session.user.id;
     this.deps.audit.record(em, client, {
-      type: AuditType.LOGOUT,
+      type: AuditEventType.LOGOUT,
       actorUserId: userId,
       subjectUserId: userId,
       detail: `session ${session.id}`,
@@ -328,7 +335,7 @@ export class AuthService {
   async logoutAll(em: EntityManager, principal: Principal, client: ClientInfo): Promise<boolean> {
     const userId = principal.user.id;
     await this.deps.sessions.endAllOfUser(em, userId, 'logout_all');
-    this.deps.audit.record(em, client, { type: AuditType.LOGOUT_ALL, actorUserId: userId, subjectUserId: userId });
+    this.deps.audit.record(em, client, { type: AuditEventType.LOGOUT_ALL, actorUserId: userId, subjectUserId: userId });
     await em.flush();
     return true;
   }
@@ -350,7 +357,7 @@ export class AuthService {
       if (!(consumed.error instanceof BadUserInputError)) {
         const owner = await tx.findOne(User, { email }, { fields: ['id'] });
         this.deps.audit.record(tx, client, {
-          type: AuditType.OTP_REJECTED,
+          type: AuditEventType.OTP_REJECTED,
           subjectUserId: owner?.id,
           email,
           detail: purpose,
@@ -361,7 +368,7 @@ export class AuthService {
     const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
     if (user === null) return failure(new InvalidOtpError());
     this.deps.audit.record(tx, client, {
-      type: AuditType.OTP_ACCEPTED,
+      type: AuditEventType.OTP_ACCEPTED,
       actorUserId: user.id,
       subjectUserId: user.id,
       email,

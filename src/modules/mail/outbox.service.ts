@@ -2,13 +2,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { KeyObject } from 'node:crypto';
 import { encrypt } from '../../common/crypto';
+import type { AfterCommit } from '../../database/after-commit';
 import { MailOutbox } from './mail-outbox.entity';
 import type { EmailContent, EmailKind } from './templates';
 
 export class OutboxService {
   private readonly listeners = new Set<() => void>();
 
-  constructor(private readonly key: KeyObject) {}
+  constructor(
+    private readonly key: KeyObject,
+    private readonly afterCommit: AfterCommit,
+  ) {}
 
   enqueue(tx: EntityManager, to: string, email: EmailContent & { kind: EmailKind }): void {
     const now = new Date();
@@ -19,13 +23,12 @@ export class OutboxService {
       createdAt: now,
       nextAttemptAt: now,
     });
+    this.afterCommit.add(tx, () => {
+      for (const listener of this.listeners) listener();
+    });
   }
 
-  /** Tells the sender that new mail was committed, so it need not wait for its next poll. */
-  notifyCommitted(): void {
-    for (const listener of this.listeners) listener();
-  }
-
+  /** `listener` hears that new mail was committed (the sender then need not wait for its next poll). */
   onCommitted(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

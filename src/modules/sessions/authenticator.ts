@@ -7,6 +7,7 @@ import { scopesOf } from '../../common/roles';
 import type { AccessTokenService } from './access-token.service';
 import type { LiveSession, SessionCache } from './session-cache';
 import type { SessionService } from './session.service';
+import { toPrincipalUser } from '../users/principal-user';
 import type { Principal } from '../../common/request-context';
 
 export class Authenticator {
@@ -41,15 +42,7 @@ export class Authenticator {
     const live: LiveSession = {
       sessionId: session.id,
       expiresAt: session.expiresAt.getTime(),
-      user: {
-        id: user.id,
-        email: user.email,
-        fullName: user.fullName,
-        emailVerified: user.emailVerified,
-        active: user.active,
-        roles: [...user.roles],
-        createdAt: user.createdAt,
-      },
+      user: toPrincipalUser(user),
     };
     this.cache.set(live, generation);
     return live;

@@ -8,9 +8,10 @@ import { addSeconds, type Clock } from '../../common/clock';
 import { hmac, randomToken, safeEqual, sha256 } from '../../common/crypto';
 import { AccountDisabledError, UnauthenticatedError } from '../../common/errors';
 import { failure, success, type Outcome } from '../../common/outcome';
-import { AuditType } from '../audit/audit-event.entity';
+import { AuditEventType } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
-import type { Role } from '../../common/roles';
+import type { AfterCommit } from '../../database/after-commit';
+import { toPrincipalUser, type PrincipalUserSource } from '../users/principal-user';
 import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
 import type { SessionCache } from './session-cache';
@@ -23,16 +24,7 @@ export interface IssuedSession {
   readonly refreshToken: string;
 }
 
-interface RotatedRow {
-  session_id: string;
-  id: string;
-  email: string;
-  full_name: string | null;
-  email_verified: boolean;
-  active: boolean;
-  roles: Role[];
-  created_at: Date;
-}
+type RotatedRow = PrincipalUserSource & { readonly sessionId: string };
 
 // The common case of `rotate` in one statement: the presented token is the current one of a live session
 // whose user is active. It locks the row like the general path, so the two never both rotate one token.
@@ -49,7 +41,8 @@ const ROTATE_CURRENT = `with old as (
   from old where s.id = old.id
   returning s.id, s.user_id
 )
-select r.id as session_id, u.id, u.email, u.full_name, u.email_verified, u.active, u.roles, u.created_at
+select r.id as "sessionId", u.id, u.email, u.full_name as "fullName", u.email_verified as "emailVerified",
+  u.active, u.roles, u.created_at as "createdAt"
 from rotated r join users u on u.id = r.user_id`;
 
 export type RevokeReason =
@@ -67,6 +60,7 @@ export class SessionService {
     private readonly clock: Clock,
     private readonly audit: AuditService,
     private readonly cache: SessionCache,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   /** Starts a new refresh-token family for `user`; the caller flushes. */
@@ -82,7 +76,7 @@ export class SessionService {
       lastUsedAt: now,
       expiresAt: addSeconds(now, this.settings.refreshTtl),
     });
-    return { sessionId: session.id, user, refreshToken };
+    return { sessionId: session.id, user: toPrincipalUser(user), refreshToken };
   }
 
   /**
@@ -108,19 +102,10 @@ export class SessionService {
       const user = await tx.findOneOrFail(User, session.user.id);
       if (!user.active) return failure(new AccountDisabledError());
 
-      if (safeEqual(session.currentTokenHash, hash)) {
-        const nonce = randomToken(16);
-        const successor = hmac(this.settings.refreshKey, `${refreshToken}.${nonce}`);
-        if (session.previousTokenHash !== null) {
-          tx.create(RetiredRefreshToken, { tokenHash: session.previousTokenHash, session, retiredAt: now });
-        }
-        session.previousTokenHash = hash;
-        session.currentTokenHash = sha256(successor);
-        session.rotationNonce = nonce;
-        session.rotatedAt = now;
-        this.touch(session, client, now);
-        return success({ sessionId: session.id, user, refreshToken: successor });
-      }
+      // ROTATE_CURRENT rotates every current token of a live session of an active user: one found here was
+      // refused above. Never reached; refused rather than rotated a second way.
+      if (safeEqual(session.currentTokenHash, hash))
+        return failure(new UnauthenticatedError('Refresh token is not valid'));
 
       // The previous token: a client's own concurrent refresh within the window, or a replay after it.
       const rotatedAt = session.rotatedAt ?? session.createdAt;
@@ -128,9 +113,9 @@ export class SessionService {
       const successor = hmac(this.settings.refreshKey, `${refreshToken}.${session.rotationNonce ?? ''}`);
       if (withinGrace && safeEqual(sha256(successor), session.currentTokenHash)) {
         this.touch(session, client, now);
-        return success({ sessionId: session.id, user, refreshToken: successor });
+        return success({ sessionId: session.id, user: toPrincipalUser(user), refreshToken: successor });
       }
-      this.end(session, now, 'refresh_token_reuse');
+      this.end(tx, session, now, 'refresh_token_reuse');
       this.recordReuse(tx, session.id, user.id, client);
       return failure(new UnauthenticatedError('Refresh token is not valid'));
     });
@@ -163,16 +148,7 @@ export class SessionService {
         client.userAgent,
       ]);
     if (row === undefined) return null;
-    const user: PrincipalUser = {
-      id: row.id,
-      email: row.email,
-      fullName: row.full_name,
-      emailVerified: row.email_verified,
-      active: row.active,
-      roles: row.roles,
-      createdAt: new Date(row.created_at),
-    };
-    return { sessionId: row.session_id, user, refreshToken: successor };
+    return { sessionId: row.sessionId, user: toPrincipalUser(row), refreshToken: successor };
   }
 
   /** The live session a refresh token (current, or retired: it still names the family) belongs to. */
@@ -208,9 +184,9 @@ export class SessionService {
       { revokedAt: this.clock.now(), revokedReason: 'revoked' },
     );
     if (ended === 0) return false;
-    this.cache.evictSession(sessionId);
+    this.evictSessionOnCommit(em, sessionId);
     this.audit.record(em, client, {
-      type: AuditType.SESSION_REVOKED,
+      type: AuditEventType.SESSION_REVOKED,
       actorUserId: userId,
       subjectUserId: userId,
       detail: `session ${sessionId}`,
@@ -219,12 +195,12 @@ export class SessionService {
     return true;
   }
 
-  /** Ends one session; the caller flushes. */
-  end(session: Session, now: Date, reason: RevokeReason): void {
+  /** Ends one session; the caller flushes or commits `em`. */
+  end(em: EntityManager, session: Session, now: Date, reason: RevokeReason): void {
     if (session.revokedAt !== null) return;
     session.revokedAt = now;
     session.revokedReason = reason;
-    this.cache.evictSession(session.id);
+    this.evictSessionOnCommit(em, session.id);
   }
 
   /** Ends every live session of a user, except `keepSessionId`; returns how many ended. */
@@ -232,16 +208,20 @@ export class SessionService {
     const where: Record<string, unknown> = { user: userId, revokedAt: null };
     if (keepSessionId !== undefined) where.id = { $ne: keepSessionId };
     const ended = await em.nativeUpdate(Session, where, { revokedAt: this.clock.now(), revokedReason: reason });
-    this.cache.evictUser(userId);
+    this.userChanged(em, userId);
     return ended;
   }
 
   /**
-   * A user's roles, activation or profile changed: drop what this instance cached about them. (Other
-   * instances hear of it from the database's change notifications.)
+   * A user's roles, activation or profile changed in `em`'s transaction: once it commits, drop what this instance
+   * cached about them. (Other instances hear of it from the database's change notifications.)
    */
-  userChanged(userId: string): void {
-    this.cache.evictUser(userId);
+  userChanged(em: EntityManager, userId: string): void {
+    this.afterCommit.add(em, () => this.cache.evictUser(userId));
+  }
+
+  private evictSessionOnCommit(em: EntityManager, sessionId: string): void {
+    this.afterCommit.add(em, () => this.cache.evictSession(sessionId));
   }
 
   private isLive(session: Session, now: Date): boolean {
@@ -260,14 +240,14 @@ export class SessionService {
     if (retired === null) return;
     const { session } = retired;
     if (session.revokedAt === null) {
-      this.end(session, this.clock.now(), 'refresh_token_reuse');
+      this.end(em, session, this.clock.now(), 'refresh_token_reuse');
       this.recordReuse(em, session.id, session.user.id, client);
     }
   }
 
   private recordReuse(em: EntityManager, sessionId: string, userId: string, client: ClientInfo): void {
     this.audit.record(em, client, {
-      type: AuditType.REFRESH_TOKEN_REUSE,
+      type: AuditEventType.REFRESH_TOKEN_REUSE,
       subjectUserId: userId,
       detail: `session ${sessionId} ended`,
     });

@@ -1,0 +1,100 @@
+// The HTTP application: security headers, health, readiness and metrics, CORS, the playground, the per-IP limit,
+// the body parser, the refresh cookie and a request id, then the GraphQL server at /graphql.
+import type { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/config';
+import { canonicalIp } from '../common/ip';
+import { errorFields, type Logger } from '../common/logger';
+import type { GraphQLContext } from '../common/request-context';
+import type { LimitStore } from '../rate-limit/store';
+import { ipRequestLimit } from '../rate-limit/ip-limit';
+import type { Authenticator } from '../modules/sessions/authenticator';
+import { RequestContext } from './context';
+import { corsOptions } from './cors';
+import type { Metrics } from './metrics';
+import { playground, playgroundRedirect } from './playground';
+import { readiness } from './readiness';
+import { refreshCookie, refreshCookieParser } from './refresh-cookie';
+
+const BODY_LIMIT = '100kb';
+
+export interface HttpAppParts {
+  readonly config: Config;
+  readonly apollo: ApolloServer<GraphQLContext>;
+  readonly orm: MikroORM;
+  readonly authenticator: Authenticator;
+  readonly limitStore: LimitStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : ''; // present but malformed: authentication will fail, not be skipped
+}
+
+export function createHttpApp(parts: HttpAppParts): Express {
+  const { config, apollo, orm, authenticator, limitStore, metrics, logger } = parts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // GraphQL answers are POST responses: an ETag would only cost a hash per response
+  app.set('trust proxy', config.trustProxy);
+  app.use(
+    helmet({
+      // helmet's default CSP everywhere; the playground page sets a stricter one of its own.
+      crossOriginEmbedderPolicy: false,
+      strictTransportSecurity: config.isProduction,
+    }),
+  );
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', readiness(orm, limitStore));
+  app.get('/metrics', metrics.handler(config.metricsToken, config.isProduction)); // production: only with a token
+  // CORS first: it answers every preflight, which the playground's GET route would otherwise answer itself.
+  app.use('/graphql', cors(corsOptions(config.corsOrigins)));
+  if (config.playground) app.use('/graphql', playground()); // a browser's GET; everything else falls through
+  if (config.playground) app.get('/', playgroundRedirect('/graphql')); // a browser opening the bare host
+  app.use(
+    '/graphql',
+    ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () =>
+      metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
+    ),
+    express.json({ limit: BODY_LIMIT }),
+    refreshCookieParser(config.refreshTokenCookie),
+    (req, res, next) => {
+      const requestId = randomUUID();
+      res.setHeader('X-Request-Id', requestId);
+      res.locals.requestId = requestId;
+      next();
+    },
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<GraphQLContext> =>
+        new RequestContext(
+          res.locals.requestId as string,
+          { ip: canonicalIp(req.ip), userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
+          config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
+          orm,
+          authenticator,
+          bearerToken(req.headers.authorization),
+        ),
+    }),
+  );
+  const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {
+    const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error('unexpected HTTP error', errorFields(err));
+    const message =
+      status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
+    res
+      .status(status)
+      .json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,86 @@
+// The background work of one instance: the mail outbox sender, the housekeeping sweeps, and the database's change
+// feed that keeps the session cache honest across instances.
+import type { Config } from '../config/config';
+import type { Clock } from '../common/clock';
+import type { Keys } from '../common/keys';
+import type { Logger } from '../common/logger';
+import { ChangeFeed } from '../database/change-feed';
+import type { Database } from '../database/database';
+import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
+import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
+import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
+import type { Metrics } from './metrics';
+import type { Services } from './services';
+
+export interface WorkerParts {
+  readonly config: Config;
+  readonly db: Database;
+  readonly services: Services;
+  readonly keys: Keys;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly outbox?: Partial<OutboxSenderSettings>;
+}
+
+export interface Workers {
+  readonly housekeeping: Housekeeping;
+  start(): void;
+  /** Stops taking new work; resolves when the email being sent and the sweep under way are done. */
+  drain(): Promise<void>;
+  /** After `drain` (or the shutdown deadline): closes the mail transport and the change feed. */
+  close(): Promise<void>;
+}
+
+export function createWorkers(parts: WorkerParts): Workers {
+  const { config, db, services, keys, clock, metrics, logger } = parts;
+  const { orm } = db;
+  const mailer: Mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
+  const sender = new OutboxSender(
+    orm,
+    mailer,
+    keys.outbox,
+    logger,
+    { ...DEFAULT_OUTBOX_SETTINGS, ...parts.outbox },
+    metrics.outboxHooks,
+  );
+  services.outbox.onCommitted(() => sender.kick());
+  const housekeeping = new Housekeeping(orm, clock, logger, {
+    ...DEFAULT_HOUSEKEEPING,
+    retentionSeconds: config.retentionDays * 86_400,
+  });
+  // Sessions are cached only where every change reaches this instance: on a real PostgreSQL, through
+  // NOTIFY. On PGlite (one process's database) the cache stays off.
+  const { sessionCache } = services;
+  const changeFeed = !db.notifications
+    ? null
+    : new ChangeFeed(
+        db.url,
+        async (channel, payload) => {
+          await orm.em.getConnection().execute('select pg_notify(?, ?)', [channel, payload]);
+        },
+        {
+          session: (id) => sessionCache.evictSession(id),
+          user: (id) => sessionCache.evictUser(id),
+          up: () => sessionCache.enable(),
+          down: () => sessionCache.disable(),
+        },
+        logger,
+      );
+
+  return {
+    housekeeping,
+    start() {
+      sender.start();
+      housekeeping.start();
+      changeFeed?.start();
+    },
+    async drain() {
+      await Promise.all([sender.stop(), housekeeping.stop()]);
+    },
+    async close() {
+      mailer.close();
+      await changeFeed?.stop();
+    },
+  };
+}
