@@ -71,20 +71,22 @@ export class OtpService {
       const waitMs = latest.createdAt.getTime() + this.settings.resendInterval * 1000 - now.getTime();
       if (waitMs > 0) throw new RateLimitedError(waitMs / 1000);
     }
-    const known = await isKnownNetwork(tx, email, network, now);
-    if (!known) {
-      const sent = await tx.find(
-        OtpCode,
-        { email, pooled: true, createdAt: { $gt: new Date(now.getTime() - DAY_MS) } },
-        { orderBy: { createdAt: 'asc' }, fields: ['createdAt'] },
-      );
-      const waitMs = poolWaitMs(
-        sent.map((c) => c.createdAt),
-        UNKNOWN_POOL_SENDS,
-        now,
-      );
-      if (waitMs > 0) throw new RateLimitedError(waitMs / 1000);
-    }
+    const { known, waitMs: poolWait } = await strangersPool(
+      tx,
+      email,
+      network,
+      now,
+      UNKNOWN_POOL_SENDS,
+      async (since) => {
+        const sent = await tx.find(
+          OtpCode,
+          { email, pooled: true, createdAt: { $gt: since } },
+          { orderBy: { createdAt: 'asc' }, fields: ['createdAt'] },
+        );
+        return sent.map((c) => c.createdAt);
+      },
+    );
+    if (poolWait > 0) throw new RateLimitedError(poolWait / 1000);
     const to = await recipient();
     await tx.nativeUpdate(OtpCode, { email, purpose, network, consumedAt: null }, { consumedAt: now });
     const code = randomDigits(OTP_LENGTH);
@@ -156,20 +158,22 @@ export class OtpService {
       HOUR_MS,
     );
     if (budgetWaitMs > 0) return failure(new RateLimitedError(budgetWaitMs / 1000));
-    const known = await isKnownNetwork(tx, email, network, now);
-    if (!known) {
-      const pooled = await tx.find(
-        OtpFailure,
-        { email, pooled: true, failedAt: { $gt: new Date(now.getTime() - DAY_MS) } },
-        { orderBy: { failedAt: 'asc' }, fields: ['failedAt'] },
-      );
-      const poolWait = poolWaitMs(
-        pooled.map((f) => f.failedAt),
-        UNKNOWN_POOL_GUESSES,
-        now,
-      );
-      if (poolWait > 0) return failure(new RateLimitedError(poolWait / 1000));
-    }
+    const { known, waitMs: poolWait } = await strangersPool(
+      tx,
+      email,
+      network,
+      now,
+      UNKNOWN_POOL_GUESSES,
+      async (since) => {
+        const spent = await tx.find(
+          OtpFailure,
+          { email, pooled: true, failedAt: { $gt: since } },
+          { orderBy: { failedAt: 'asc' }, fields: ['failedAt'] },
+        );
+        return spent.map((f) => f.failedAt);
+      },
+    );
+    if (poolWait > 0) return failure(new RateLimitedError(poolWait / 1000));
     const active = await tx.findOne(
       OtpCode,
       { email, purpose, network, consumedAt: null },
@@ -207,6 +211,22 @@ export async function clearCodeCounters(em: EntityManager, email: string): Promi
 function poolWaitMs(times: readonly Date[], max: number, now: Date, windowMs = DAY_MS): number {
   if (times.length < max) return 0;
   return times[times.length - max]!.getTime() + windowMs - now.getTime();
+}
+
+/**
+ * Whether `network` is one the account of `email` signed in from, and if not, how long until the strangers' pool
+ * (`max` uses in 24 h, shared by every unknown network; `pooledSince` lists them, oldest first) has room again (0: now).
+ */
+async function strangersPool(
+  tx: EntityManager,
+  email: string,
+  network: string,
+  now: Date,
+  max: number,
+  pooledSince: (since: Date) => Promise<Date[]>,
+): Promise<{ known: boolean; waitMs: number }> {
+  if (await isKnownNetwork(tx, email, network, now)) return { known: true, waitMs: 0 };
+  return { known: false, waitMs: poolWaitMs(await pooledSince(new Date(now.getTime() - DAY_MS)), max, now) };
 }
 
 /** A transaction-scoped advisory lock on a string key. */
