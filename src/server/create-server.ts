@@ -16,6 +16,7 @@ import type { OutboxSenderSettings } from '../modules/mail/outbox-sender';
 import { createLimitStore, type LimitStore } from '../rate-limit/store';
 import { createGraphQLServer } from './graphql-server';
 import { createHttpApp } from './http-app';
+import { graphqlHttpHandler, isGraphQLPost } from './graphql-http';
 import { Metrics } from './metrics';
 import { createServices } from './services';
 import { createWorkers } from './workers';
@@ -71,7 +72,19 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     metrics,
     logger,
   });
-  httpServer.on('request', app);
+  const graphqlPost = graphqlHttpHandler({
+    config,
+    apollo,
+    orm,
+    authenticator: services.authenticator,
+    limitStore,
+    metrics,
+    logger,
+  });
+  httpServer.on('request', (req, res) => {
+    if (isGraphQLPost(req)) graphqlPost(req, res);
+    else void app(req, res);
+  });
   const workers = createWorkers({ config, db, services, keys, clock, metrics, logger, outbox: options.outbox });
   workers.start();
 

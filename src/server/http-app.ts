@@ -1,5 +1,6 @@
-// The HTTP application: security headers, health, readiness and metrics, CORS, the playground, the per-IP limit,
-// the body parser, the refresh cookie and a request id, then the GraphQL server at /graphql.
+// The HTTP application on Express for everything but POST /graphql (graphql-http.ts answers that without it):
+// security headers, health, readiness and metrics, CORS and preflights, the playground, and GET queries (the
+// per-IP limit, the body parser and a request id, then the GraphQL server).
 import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -19,9 +20,8 @@ import { corsOptions } from './cors';
 import type { Metrics } from './metrics';
 import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
-import { refreshCookie, refreshCookieParser } from './refresh-cookie';
-
-const BODY_LIMIT = '100kb';
+import { refreshCookie } from './refresh-cookie';
+import { bearerToken, BODY_LIMIT_BYTES, helmetOptions } from './graphql-http';
 
 export interface HttpAppParts {
   readonly config: Config;
@@ -33,25 +33,13 @@ export interface HttpAppParts {
   readonly logger: Logger;
 }
 
-function bearerToken(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1]! : ''; // present but malformed: authentication will fail, not be skipped
-}
-
 export function createHttpApp(parts: HttpAppParts): Express {
   const { config, apollo, orm, authenticator, limitStore, metrics, logger } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // GraphQL answers are POST responses: an ETag would only cost a hash per response
   app.set('trust proxy', config.trustProxy);
-  app.use(
-    helmet({
-      // helmet's default CSP everywhere; the playground page sets a stricter one of its own.
-      crossOriginEmbedderPolicy: false,
-      strictTransportSecurity: config.isProduction,
-    }),
-  );
+  app.use(helmet(helmetOptions(config)));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -66,8 +54,7 @@ export function createHttpApp(parts: HttpAppParts): Express {
     ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () =>
       metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
     ),
-    express.json({ limit: BODY_LIMIT }),
-    refreshCookieParser(config.refreshTokenCookie),
+    express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
       const requestId = randomUUID();
       res.setHeader('X-Request-Id', requestId);

@@ -1,0 +1,211 @@
+// POST /graphql on Node's own request and response: the request every other request depends on skips Express.
+// The same work as the Express chain it replaces, each step a plain function: helmet's headers (computed once),
+// CORS, the per-IP limit, a JSON body of at most 100 kB, a request id, then Apollo's executeHTTPGraphQLRequest.
+import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import cors from 'cors';
+import helmet from 'helmet';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import proxyaddr from 'proxy-addr';
+import type { Config } from '../config/config';
+import { ErrorCode } from '../common/errors';
+import { canonicalIp, networkKey } from '../common/ip';
+import { errorFields, type Logger } from '../common/logger';
+import type { GraphQLContext } from '../common/request-context';
+import type { Authenticator } from '../modules/sessions/authenticator';
+import type { LimitStore } from '../rate-limit/store';
+import { RequestContext } from './context';
+import { corsOptions } from './cors';
+import type { Metrics } from './metrics';
+import { refreshCookie } from './refresh-cookie';
+
+export const BODY_LIMIT_BYTES = 100 * 1024;
+const IP_WINDOW_MS = 60_000;
+
+export interface GraphQLHttpParts {
+  readonly config: Config;
+  readonly apollo: ApolloServer<GraphQLContext>;
+  readonly orm: MikroORM;
+  readonly authenticator: Authenticator;
+  readonly limitStore: LimitStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** helmet's options for every response of this server (http-app.ts uses them too). */
+export function helmetOptions(config: Config): Parameters<typeof helmet>[0] {
+  // helmet's default CSP everywhere; the playground page sets a stricter one of its own.
+  return { crossOriginEmbedderPolicy: false, strictTransportSecurity: config.isProduction };
+}
+
+/** The headers helmet sets, computed once: they do not depend on the request. */
+function helmetHeaders(config: Config): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  const recorder = {
+    setHeader: (name: string, value: string) => headers.push([name, String(value)]),
+    removeHeader: () => {},
+  };
+  helmet(helmetOptions(config))({} as IncomingMessage, recorder as unknown as ServerResponse, () => {});
+  return headers;
+}
+
+/** Express's `trust proxy` setting as proxy-addr's trust function (as Express compiles it). */
+function trustFunction(setting: Config['trustProxy']): (addr: string, i: number) => boolean {
+  if (typeof setting === 'number') return (_addr, i) => i < setting;
+  if (setting === false) return () => false;
+  return proxyaddr.compile(setting.split(',').map((s) => s.trim()));
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** The JSON body (undefined for another content type, as express.json leaves it); HttpError 413/415/400. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type === undefined || !/^application\/json\s*(;|$)/i.test(type)) {
+    req.resume(); // drained, unread
+    return undefined;
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') throw new HttpError(415, `unsupported content encoding "${encoding}"`);
+  const charset = /;\s*charset=([^;\s]+)/i.exec(type)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    throw new HttpError(415, 'unsupported charset');
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > BODY_LIMIT_BYTES) throw new HttpError(413, 'request entity too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_LIMIT_BYTES) throw new HttpError(413, 'request entity too large');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text === '') return {};
+  if (!/^[\s]*[{[]/.test(text)) throw new HttpError(400, 'the JSON body must be an object or an array');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'the body is not JSON');
+  }
+}
+
+export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
+  const { config, apollo, orm, authenticator, limitStore, metrics, logger } = parts;
+  const securityHeaders = helmetHeaders(config);
+  const trust = trustFunction(config.trustProxy);
+  const applyCors = cors(corsOptions(config.corsOrigins));
+  const perMinute = config.rateLimitPerMinute;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    await new Promise<void>((resolve) => applyCors(req, res, () => resolve()));
+    const ip = canonicalIp(proxyaddr(req, trust));
+    const { totalHits, resetTime } = await limitStore.ipStore.increment(networkKey(ip));
+    if (totalHits > perMinute) {
+      metrics.rateLimited.inc({ limit: 'ip-per-minute' });
+      const retryAfter = Math.max(
+        1,
+        Math.ceil(((resetTime?.getTime() ?? Date.now() + IP_WINDOW_MS) - Date.now()) / 1000),
+      );
+      res.setHeader('Retry-After', String(retryAfter));
+      req.resume();
+      sendJson(res, 429, {
+        errors: [
+          {
+            message: `Too many requests; retry in ${retryAfter} s`,
+            extensions: { code: ErrorCode.RATE_LIMITED, retryAfter },
+          },
+        ],
+      });
+      return;
+    }
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      const message = err.status === 413 ? 'Request body is larger than 100 kB' : 'Bad request';
+      sendJson(res, err.status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const query = req.url!.indexOf('?');
+    const request: HTTPGraphQLRequest = {
+      method: 'POST',
+      headers,
+      search: query < 0 ? '' : req.url!.slice(query),
+      body,
+    };
+    const answer = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: request,
+      context: async () =>
+        new RequestContext(
+          requestId,
+          { ip, userAgent: req.headers['user-agent']?.slice(0, 512) ?? null },
+          config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
+          orm,
+          authenticator,
+          bearerToken(req.headers.authorization),
+        ),
+    });
+    for (const [name, value] of answer.headers) res.setHeader(name, value);
+    res.statusCode = answer.status ?? 200;
+    if (answer.body.kind === 'complete') {
+      res.setHeader('Content-Length', Buffer.byteLength(answer.body.string));
+      res.end(answer.body.string);
+      return;
+    }
+    for await (const chunk of answer.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error('unexpected HTTP error', errorFields(err));
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, 500, {
+        errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+      });
+    });
+  };
+}
+
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : ''; // present but malformed: authentication will fail, not be skipped
+}
+
+/** True for the requests this handler answers: POST to /graphql exactly (with or without a query string). */
+export function isGraphQLPost(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url ?? '';
+  const path = url.indexOf('?') < 0 ? url : url.slice(0, url.indexOf('?'));
+  return path === '/graphql' || path === '/graphql/';
+}
