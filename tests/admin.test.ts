@@ -1,10 +1,10 @@
 // User administration through the HTTP API: listing with keyset pagination and filters, roles,
 // activation, the last-admin rule, and the first admin from the command line (docs/contract.md: Errors, Roles and scopes).
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { distEntry } from './helpers/main-process';
+import { createUser, signIn } from './helpers/factories';
 import { login, me, PASSWORD, refresh, signUp, uniqueEmail, type Tokens } from './helpers/flows';
+import { runDist, type Finished } from './helpers/run-dist';
+import { serverEnv } from './helpers/server-env';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 let app: TestApp;
@@ -16,7 +16,6 @@ afterAll(async () => {
   await app.stop();
 });
 
-const ROOT = path.resolve(__dirname, '..');
 const USER_FIELDS = 'id email fullName emailVerified active roles scopes createdAt';
 
 interface UserNode {
@@ -74,11 +73,9 @@ async function loginOk(email: string, password = PASSWORD): Promise<Tokens> {
   return ok(await login(app, email, password)).login;
 }
 
-/** A signed-up user made ADMIN by SQL, then signed in again so the token carries the new roles. */
+/** A new ADMIN, signed in after the promotion so the token carries the new roles. */
 async function makeAdmin(): Promise<Tokens> {
-  const t = await signUp(app);
-  await app.sql("update users set roles = '{ADMIN}' where id = ?", [t.user.id]);
-  return loginOk(t.user.email);
+  return signIn(app, await createUser(app, { roles: ['ADMIN'] }));
 }
 
 /** Leaves the given accounts as the only ones holding ADMIN. */
@@ -393,25 +390,8 @@ describe('concurrency', () => {
 
 describe('admin:create from the command line', () => {
   /** Runs the script as an operator would, the password on stdin; resolves with its exit code and output. */
-  function adminCreate(email: string, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [distEntry('scripts/admin-create'), '--email', email], {
-        cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: app.db.url, JWT_SECRET: 'x'.repeat(40), NODE_ENV: 'development' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`admin:create timed out\n${stdout}\n${stderr}`));
-      }, 60_000);
-      child.on('error', (err) => (clearTimeout(timer), reject(err)));
-      child.on('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-      child.stdin.end(stdin);
-    });
+  function adminCreate(email: string, stdin: string): Promise<Finished> {
+    return runDist('scripts/admin-create', ['--email', email], serverEnv({ url: app.db.url }), { stdin });
   }
 
   test('creates a verified ADMIN who can sign in and administer, promotes an existing account, and refuses a weak password', async () => {

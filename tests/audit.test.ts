@@ -1,5 +1,7 @@
 // The audit trail through the HTTP API: what each action records, that no secret is ever stored, and the
 // two read queries auditEvents / myAuditEvents (schema.graphql, docs/api.md "Audit trail", docs/contract.md Errors).
+import { eventually } from './helpers/eventually';
+import { createUser, signIn } from './helpers/factories';
 import { AUTH_FIELDS, login, PASSWORD, refresh, requestOtp, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -88,9 +90,7 @@ let admin: { id: string; accessToken: string; refreshToken: string; issuedAt: nu
 /** An ADMIN's access token, created on first use and refreshed before it expires on the fake clock. */
 async function adminToken(): Promise<string> {
   if (admin === undefined) {
-    const signedUp = await signUp(app, uniqueEmail('admin'));
-    await app.sql("update users set roles = '{ADMIN}' where id = ?", [signedUp.user.id]);
-    const t = ok(await login(app, signedUp.user.email)).login;
+    const t = await signIn(app, await createUser(app, { roles: ['ADMIN'], email: uniqueEmail('admin') }));
     admin = {
       id: t.user.id,
       accessToken: t.accessToken,
@@ -423,10 +423,11 @@ describe('audit events written by each action', () => {
     const mailsBefore = app.smtp.messages.length;
     for (const [, run] of CASES) await run();
     const unsent = 'select id from mail_outbox where sent_at is null and failed_at is null';
-    for (let i = 0; (await app.sql(unsent)).length > 0; i += 1) {
-      if (i > 200) throw new Error('the outbox did not drain');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await eventually(
+      () => app.sql(unsent),
+      (rows) => rows.length === 0,
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     const codesIn = (mails: Array<{ text: string }>) =>
       new Set(mails.flatMap((m) => m.text.match(/(?<!\d)\d{6}(?!\d)/g) ?? []));
     // At least a code and a pair of tokens per case, from its sign-up or its own request.

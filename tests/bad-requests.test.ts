@@ -4,6 +4,7 @@
 import jwt from 'jsonwebtoken';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '../src/common/logger';
+import { errorCode, postGraphQL } from './helpers/client';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
 
 const lines: Array<{ level: string; msg: string }> = [];
@@ -22,13 +23,8 @@ afterAll(async () => {
 });
 
 async function post(body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(app.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const parsed = (await res.json()) as { errors?: Array<{ extensions?: Record<string, unknown> }> };
-  return { status: res.status, code: parsed.errors?.[0]?.extensions?.code };
+  const res = await postGraphQL(app.url, body, { headers });
+  return { status: res.status, code: errorCode(res) };
 }
 
 const query = '{ __typename }';

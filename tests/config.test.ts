@@ -1,14 +1,16 @@
 // Configuration: the contract's defaults, one clear error per bad value, production's strict checks, the
 // development JWT secret kept under DATA_DIR, warnings for settings that half work, and a process that stops
 // with one line on a bad value or names the address it really listens on.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
 import { startMain, stopMain } from './helpers/main-process';
 import { runDist } from './helpers/run-dist';
+import { serverEnv } from './helpers/server-env';
+import { tempDirs } from './helpers/temp-dirs';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
 
 const SECRET = 'config-test-secret-that-is-32-bytes-or-more';
@@ -19,17 +21,7 @@ const PRODUCTION = {
   SMTP_URL: 'smtp://mail.example.com:587',
   JWT_SECRET: SECRET,
 };
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-config-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('portcullis-config-');
 
 /** The ConfigError loadConfig throws for `env`; fails the test if it accepts it or throws something else. */
 function configError(env: Record<string, string>): ConfigError {
@@ -265,14 +257,8 @@ describe('the server process', () => {
     beforeAll(async () => void (db = await createTestDatabase()));
     afterAll(async () => db?.drop());
 
-    const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-      PORT: '0',
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: String(db.poolSize),
-      JWT_SECRET: SECRET,
-      DATA_DIR: tempDir(),
-      ...extra,
-    });
+    const env = (extra: Record<string, string> = {}): Record<string, string> =>
+      serverEnv(db, { JWT_SECRET: SECRET, DATA_DIR: tempDir(), ...extra });
     const messages = (lines: string[]): Array<{ level: string; msg: string }> =>
       lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string });
     // An address of this machine other than loopback, to show what HOST keeps out (none: only loopback is checked).

@@ -4,12 +4,15 @@
 import { Cookie, CookieJar } from 'tough-cookie';
 import { sha256 } from '../src/common/crypto';
 import { AUTH_FIELDS, PASSWORD, register, uniqueEmail } from './helpers/flows';
+import { graphqlInit, httpRequest, type GraphQLBody, type RequestOptions } from './helpers/client';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const COOKIE = 'portcullis_refresh';
 const ORIGIN = 'https://app.example.com';
 const TTL = 3600; // a REFRESH_TOKEN_TTL other than the default, so Max-Age is seen to follow it
 const GRACE_SECONDS = 10;
+/** The attributes every refresh cookie is set with. */
+const SET_AS = { httpOnly: true, secure: true, sameSite: 'strict', path: '/graphql', maxAge: TTL };
 
 const LOGIN = `mutation($email: String!, $password: String!) { login(email: $email, password: $password) { ${AUTH_FIELDS} } }`;
 const VERIFY_OTP = `mutation($email: String!, $code: String!) { verifyOtp(email: $email, code: $code, purpose: VERIFY_EMAIL) { ${AUTH_FIELDS} } }`;
@@ -26,7 +29,6 @@ interface Payload {
 }
 
 interface Answer<T> extends GraphQLResponse<T> {
-  headers: Headers;
   setCookies: string[];
 }
 
@@ -46,22 +48,15 @@ class Browser {
     const headers = new Headers(init.headers);
     const cookies = await this.jar.getCookieString(url);
     if (cookies !== '') headers.set('cookie', cookies);
-    const res = await fetch(url, { ...init, headers });
+    const res = await httpRequest<GraphQLBody<T>>(url, { ...init, headers });
     const setCookies = res.headers.getSetCookie();
     for (const header of setCookies) await this.jar.setCookie(header, url);
-    const text = await res.text();
-    const body = text.startsWith('{') ? (JSON.parse(text) as GraphQLResponse<T>) : {};
-    return { ...body, status: res.status, headers: res.headers, setCookies };
+    const body = typeof res.body === 'object' && res.body !== null ? res.body : {};
+    return { status: res.status, headers: res.headers, body, data: body.data, errors: body.errors, setCookies };
   }
 
-  gql<T = Record<string, any>>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    opts: { token?: string; headers?: Record<string, string> } = {},
-  ) {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    return this.send<T>({ method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, opts: RequestOptions = {}) {
+    return this.send<T>(graphqlInit({ query, variables }, opts));
   }
 
   /** The refresh cookie the jar would send to /graphql, or undefined. */
@@ -132,6 +127,14 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
     return { browser, payload, token: (await browser.refreshCookie())! };
   }
 
+  /** A refresh from `browser` is refused with `code`, and the answer removes the cookie from its jar. */
+  async function expectRefusedAndCleared(browser: Browser, code: string): Promise<void> {
+    const res = await browser.gql(REFRESH);
+    expect(errorCode(res)).toBe(code);
+    expectClearing(res);
+    expect(await browser.refreshCookie()).toBeUndefined();
+  }
+
   async function currentTokenHash(userId: string): Promise<string[]> {
     const rows = await app.sql<{ h: string }>(
       'select current_token_hash as h from sessions where user_id = ? and revoked_at is null',
@@ -148,15 +151,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
 
       expect(res.data!.verifyOtp.refreshToken).toBeNull();
       const { raw, cookie } = refreshSetCookie(res);
-      expect(cookie).toMatchObject({
-        key: COOKIE,
-        httpOnly: true,
-        secure: true,
-        sameSite: 'strict',
-        path: '/graphql',
-        maxAge: TTL,
-        domain: null,
-      });
+      expect(cookie).toMatchObject({ key: COOKIE, ...SET_AS, domain: null });
       expect(attributeNames(raw)).toEqual(['Expires', 'HttpOnly', 'Max-Age', 'Path', 'SameSite', 'Secure']);
       // The cookie holds the session's refresh token: the stored hash is its hash.
       expect(await currentTokenHash(res.data!.verifyOtp.user.id)).toEqual([sha256(cookie.value)]);
@@ -173,14 +168,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
 
       expect(ok(res).login.refreshToken).toBeNull();
       const { raw, cookie } = refreshSetCookie(res);
-      expect(cookie).toMatchObject({
-        key: COOKIE,
-        httpOnly: true,
-        secure: true,
-        sameSite: 'strict',
-        path: '/graphql',
-        maxAge: TTL,
-      });
+      expect(cookie).toMatchObject({ key: COOKIE, ...SET_AS });
       expect(attributeNames(raw)).toEqual(['Expires', 'HttpOnly', 'Max-Age', 'Path', 'SameSite', 'Secure']);
       expect(await currentTokenHash(payload.user.id)).toContain(sha256(cookie.value));
     });
@@ -213,13 +201,7 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
 
       expect(ok(res).refresh.refreshToken).toBeNull();
       const rotated = refreshSetCookie(res).cookie;
-      expect(rotated).toMatchObject({
-        httpOnly: true,
-        secure: true,
-        sameSite: 'strict',
-        path: '/graphql',
-        maxAge: TTL,
-      });
+      expect(rotated).toMatchObject(SET_AS);
       expect(rotated.value).not.toBe(token);
       expect(await browser.refreshCookie()).toBe(rotated.value);
       expect(await currentTokenHash(payload.user.id)).toEqual([sha256(rotated.value)]);
@@ -256,22 +238,14 @@ describe('with REFRESH_TOKEN_COOKIE=true', () => {
       const { browser, payload } = await signedInBrowser();
       await app.sql('update sessions set revoked_at = now() where user_id = ?', [payload.user.id]);
 
-      const res = await browser.gql(REFRESH);
-
-      expect(errorCode(res)).toBe('UNAUTHENTICATED');
-      expectClearing(res);
-      expect(await browser.refreshCookie()).toBeUndefined();
+      await expectRefusedAndCleared(browser, 'UNAUTHENTICATED');
     });
 
     it('clears the cookie of a deactivated account: ACCOUNT_DISABLED', async () => {
       const { browser, payload } = await signedInBrowser();
       await app.sql('update users set active = false where id = ?', [payload.user.id]);
 
-      const res = await browser.gql(REFRESH);
-
-      expect(errorCode(res)).toBe('ACCOUNT_DISABLED');
-      expectClearing(res);
-      expect(await browser.refreshCookie()).toBeUndefined();
+      await expectRefusedAndCleared(browser, 'ACCOUNT_DISABLED');
     });
 
     it('without a cookie is UNAUTHENTICATED and sets no cookie', async () => {

@@ -2,22 +2,15 @@
 // refuses with one line naming the holder (never "created" for an account the server's database then loses),
 // and a lock left by a process that is gone (killed, crashed) is taken over.
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from '../src/database/data-dir-lock';
-import { startMain, stopMain } from './helpers/main-process';
+import { readyz } from './helpers/client';
+import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { runDist } from './helpers/run-dist';
+import { tempDirs } from './helpers/temp-dirs';
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-lock-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('portcullis-lock-');
 
 const inUse = (dir: string, pid: number | undefined, holder: string): string =>
   `DATA_DIR ${dir} is in use by process ${pid} (${holder}); stop it first or use another DATA_DIR`;
@@ -154,17 +147,12 @@ describe('processes on one embedded DATA_DIR', () => {
     return dir;
   }
 
-  async function login(url: string, email: string): Promise<{ email: string; roles: string[] } | undefined> {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email roles } } }',
-        variables: { e: email, p: PASSWORD },
-      }),
-    });
-    return ((await res.json()) as { data?: { login?: { user: { email: string; roles: string[] } } } }).data?.login
-      ?.user;
+  async function login(main: MainProcess, email: string): Promise<{ email: string; roles: string[] } | undefined> {
+    const res = await main.gql<{ login?: { user: { email: string; roles: string[] } } }>(
+      'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email roles } } }',
+      { e: email, p: PASSWORD },
+    );
+    return res.data?.login?.user;
   }
 
   it('a second server, admin:create and migrate refuse while a server runs; admin:create works once it stops, and its account survives a restart', async () => {
@@ -187,8 +175,8 @@ describe('processes on one embedded DATA_DIR', () => {
       const migrate = await runDist('scripts/migrate', [], env);
       expect({ code: migrate.code, stderr: migrate.stderr }).toEqual({ code: 1, stderr: refusal });
 
-      expect((await fetch(new URL('/readyz', first.url))).status).toBe(200); // the first one keeps serving
-      expect(await login(first.url, email)).toBeUndefined(); // and nothing was written behind its back
+      expect((await readyz(first.url)).status).toBe(200); // the first one keeps serving
+      expect(await login(first, email)).toBeUndefined(); // and nothing was written behind its back
     } finally {
       expect(await stopMain(first)).toBe(0);
     }
@@ -200,7 +188,7 @@ describe('processes on one embedded DATA_DIR', () => {
 
     const restarted = await startMain(env);
     try {
-      expect(await login(restarted.url, email)).toEqual({ email, roles: ['ADMIN'] });
+      expect(await login(restarted, email)).toEqual({ email, roles: ['ADMIN'] });
     } finally {
       expect(await stopMain(restarted)).toBe(0);
     }
@@ -221,7 +209,7 @@ describe('processes on one embedded DATA_DIR', () => {
     const next = await startMain(env);
     try {
       expect(lockRecord(dir)).toMatchObject({ pid: next.child.pid, holder: 'portcullis server' });
-      expect((await fetch(new URL('/readyz', next.url))).status).toBe(200);
+      expect((await readyz(next.url)).status).toBe(200);
     } finally {
       expect(await stopMain(next)).toBe(0);
     }

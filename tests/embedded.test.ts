@@ -3,28 +3,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './helpers/eventually';
 import { startMain, stopMain } from './helpers/main-process';
 import { extractCode } from './helpers/smtp';
 
 const PASSWORD = 'Embedded-Pass-1';
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  return (await res.json()) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
-}
-
 async function codeFromLog(lines: string[], email: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string };
-      if (entry.msg?.startsWith(`email to ${email}:`)) return extractCode(entry.msg.split('\n').slice(1).join('\n'));
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no email to ${email} in the log`);
+  const message = await eventually(
+    () =>
+      lines
+        .filter((line) => line.startsWith('{'))
+        .map((line) => (JSON.parse(line) as { msg?: string }).msg)
+        .find((msg) => msg?.startsWith(`email to ${email}:`)),
+    Boolean,
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+  return extractCode(message!.split('\n').slice(1).join('\n'));
 }
 
 describe('the embedded default (no DATABASE_URL, no SMTP_URL)', () => {
@@ -36,27 +31,25 @@ describe('the embedded default (no DATABASE_URL, no SMTP_URL)', () => {
     const first = await startMain({ PORT: '0', DATA_DIR: dataDir });
     let accessToken: string;
     try {
-      const reg = await gql(first.url, 'mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
+      const reg = await first.gql('mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
         i: { email, password: PASSWORD },
       });
       expect(reg.errors).toBeUndefined();
       const code = await codeFromLog(first.lines, email);
-      const verified = await gql(
-        first.url,
+      const verified = await first.gql(
         'mutation($e: String!, $c: String!) { verifyOtp(email: $e, code: $c, purpose: VERIFY_EMAIL) { accessToken } }',
         { e: email, c: code },
       );
-      accessToken = verified.data.verifyOtp.accessToken;
+      accessToken = verified.data!.verifyOtp.accessToken;
     } finally {
       expect(await stopMain(first)).toBe(0);
     }
 
     const second = await startMain({ PORT: '0', DATA_DIR: dataDir });
     try {
-      const me = await gql(second.url, '{ me { email emailVerified } }', {}, accessToken);
+      const me = await second.gql('{ me { email emailVerified } }', {}, { token: accessToken });
       expect(me.data?.me).toEqual({ email, emailVerified: true });
-      const login = await gql(
-        second.url,
+      const login = await second.gql(
         'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email } } }',
         { e: email, p: PASSWORD },
       );

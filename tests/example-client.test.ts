@@ -4,6 +4,7 @@
 import { CombinedGraphQLErrors } from '@apollo/client';
 import { createPortcullisClient, type PortcullisClient } from '../examples/client/client';
 import { MeDocument, RegisterDocument, SessionsDocument } from '../examples/client/generated/graphql';
+import { eventually } from './helpers/eventually';
 import { PASSWORD, refresh, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
@@ -70,6 +71,15 @@ async function signUp(client: PortcullisClient) {
   return { email, userId: payload.user.id };
 }
 
+/** A watched client, signed up, whose access token has expired on the clock: its next request refreshes. */
+async function expiredClient() {
+  const watched = watchedClient();
+  const { userId } = await signUp(watched.client);
+  const expired = watched.client.tokens.read()!.accessToken;
+  app.clock.advance(ACCESS_TOKEN_TTL + 1);
+  return { watched, client: watched.client, userId, expired };
+}
+
 function me(client: PortcullisClient) {
   // No deduplication: concurrent identical queries must each reach the server.
   return client.apollo.query({
@@ -82,14 +92,6 @@ function me(client: PortcullisClient) {
 
 function sessionsOf(client: PortcullisClient) {
   return client.apollo.query({ query: SessionsDocument, fetchPolicy: 'network-only', errorPolicy: 'none' });
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function expectUnauthenticated(error: unknown): void {
@@ -133,11 +135,7 @@ it('signs up, refreshes an expired access token transparently, and logs out', as
 });
 
 it('five requests failing at once share one refresh, and all succeed', async () => {
-  const watched = watchedClient();
-  const { client } = watched;
-  await signUp(client);
-  const expired = client.tokens.read()!.accessToken;
-  app.clock.advance(ACCESS_TOKEN_TTL + 1);
+  const { watched, client, expired } = await expiredClient();
   watched.sent.length = 0;
 
   const results = await Promise.all([me(client), me(client), me(client), me(client), me(client)]);
@@ -151,15 +149,15 @@ it('five requests failing at once share one refresh, and all succeed', async () 
 });
 
 it('a request refused after the refresh is done retries with the new token, without refreshing again', async () => {
-  const watched = watchedClient();
-  const { client } = watched;
-  await signUp(client);
-  const expired = client.tokens.read()!.accessToken;
-  app.clock.advance(ACCESS_TOKEN_TTL + 1);
+  const { watched, client, expired } = await expiredClient();
   // Hold back the second answer to Me until the first one's refresh has renewed the tokens.
   let answers = 0;
   watched.afterResponse = async (operation) => {
-    if (operation === 'Me' && ++answers === 2) await until(() => client.tokens.read()?.accessToken !== expired);
+    if (operation === 'Me' && ++answers === 2)
+      await eventually(() => client.tokens.read()?.accessToken !== expired, Boolean, {
+        timeoutMs: 5_000,
+        intervalMs: 10,
+      });
   };
   watched.sent.length = 0;
 
@@ -204,10 +202,7 @@ it('signs out once when the server has ended the session, and the requests fail 
 });
 
 it('a request refused again right after a refresh signs out instead of refreshing again', async () => {
-  const watched = watchedClient();
-  const { client } = watched;
-  const { userId } = await signUp(client);
-  app.clock.advance(ACCESS_TOKEN_TTL + 1);
+  const { watched, client, userId } = await expiredClient();
   // The session ends between the refresh and the retry, so the retry is refused too.
   watched.afterResponse = async (operation) => {
     if (operation === 'Refresh') {

@@ -5,12 +5,13 @@
 // TEST_DATABASE_URL, else 127.0.0.1:5432 if it answers (a failure in CI when neither does).
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { LIMIT_DEFAULTS } from '../src/config/limits';
+import { graphqlInit, httpRequest, readyz, type GraphQLBody, type HttpAnswer } from './helpers/client';
 import { eventually } from './helpers/eventually';
+import { uniqueEmail } from './helpers/flows';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { realPostgresUrl } from './helpers/real-postgres';
+import { serverEnv } from './helpers/server-env';
 import { TestSmtp } from './helpers/smtp';
-import { TEST_JWT_SECRET } from './helpers/test-server';
 
 jest.setTimeout(120_000);
 
@@ -29,9 +30,7 @@ const QUERIES: Record<Kind, string> = {
 };
 const REQUEST_TIMEOUT_MS = 15_000; // an answer slower than this counts as a hang
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-let counter = 0;
-const freshEmail = (tag: string): string => `faults-${tag}-${++counter}.${Date.now()}@example.com`;
+const freshEmail = (tag: string): string => uniqueEmail(`faults-${tag}-`);
 
 /** One client's session: the tokens its latest successful login or refresh returned. */
 interface Session {
@@ -59,19 +58,18 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     refresh: { r: session.refreshToken },
     register: { i: { email: freshEmail('load'), password: PASSWORD } },
   };
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (kind === 'me') headers.authorization = `Bearer ${session.accessToken}`;
-  let status: number;
-  let text: string;
+  let answer: HttpAnswer<GraphQLBody>;
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query: QUERIES[kind], variables: variables[kind] }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    status = res.status;
-    text = await res.text();
+    answer = await httpRequest(
+      url,
+      graphqlInit(
+        { query: QUERIES[kind], variables: variables[kind] },
+        {
+          token: kind === 'me' ? session.accessToken : undefined,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        },
+      ),
+    );
   } catch (err) {
     const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
     return {
@@ -80,12 +78,8 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
       problem: e.name === 'TimeoutError' ? 'hang' : `transport: ${e.cause?.code ?? e.cause?.message ?? e.message}`,
     };
   }
-  let body: { data?: any; errors?: Array<{ message?: string; extensions?: Record<string, unknown> }> };
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { kind, ok: false, problem: `HTTP ${status}, not JSON: ${text.slice(0, 200)}` };
-  }
+  const { status, text, body } = answer;
+  if (body === undefined) return { kind, ok: false, problem: `HTTP ${status}, not JSON: ${text.slice(0, 200)}` };
   if (body.errors === undefined) {
     const data = body.data?.[kind];
     const ok =
@@ -148,14 +142,9 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
   }
 
   async function graphql(query: string, variables: Record<string, unknown>): Promise<any> {
-    const res = await fetch(main.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: any; errors?: unknown };
-    if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
-    return body.data;
+    const { data, errors } = await main.gql(query, variables);
+    if (errors) throw new Error(`${query}: ${JSON.stringify(errors)}`);
+    return data;
   }
 
   /** A new session of the user (a login, before any fault). */
@@ -178,23 +167,27 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
 
   /** Rounds of one request of each kind until a round succeeds entirely; when that was (Infinity: never). */
   async function untilAllSucceed(withinMs: number): Promise<{ at: number; rounds: Outcome[][] }> {
-    const started = Date.now();
     const rounds: Outcome[][] = [];
-    for (;;) {
-      const round = await Promise.all(KINDS.map((kind) => call(main.url, kind, session)));
-      rounds.push(round);
-      if (round.every((o) => o.ok)) return { at: Date.now(), rounds };
-      if (Date.now() - started > withinMs) return { at: Infinity, rounds };
-      await sleep(200);
-    }
+    const allOk = (round: Outcome[]) => round.every((o) => o.ok);
+    const last = await eventually(
+      async () => {
+        const round = await Promise.all(KINDS.map((kind) => call(main.url, kind, session)));
+        rounds.push(round);
+        return round;
+      },
+      allOk,
+      { timeoutMs: withinMs, intervalMs: 200, onTimeout: 'return' },
+    );
+    return { at: allOk(last) ? Date.now() : Infinity, rounds };
   }
 
   /** Whether stdout has (or gets within a second) an error line for `requestId`. */
-  async function loggedError(requestId: string): Promise<boolean> {
-    for (const deadline = Date.now() + 1000; ; await sleep(50)) {
-      if (stdout.some((line) => line.includes(requestId) && JSON.parse(line).level === 'error')) return true;
-      if (Date.now() > deadline) return false;
-    }
+  function loggedError(requestId: string): Promise<boolean> {
+    return eventually(
+      () => stdout.some((line) => line.includes(requestId) && JSON.parse(line).level === 'error'),
+      Boolean,
+      { timeoutMs: 1000, intervalMs: 50, onTimeout: 'return' },
+    );
   }
 
   beforeAll(async () => {
@@ -203,16 +196,7 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     await admin.query(`create database ${dbName}`);
     smtp = new TestSmtp();
     await smtp.start();
-    main = await startMain({
-      PORT: '0',
-      NODE_ENV: 'development',
-      DATABASE_URL: dbUrl.toString(),
-      JWT_SECRET: TEST_JWT_SECRET,
-      SMTP_URL: smtp.url,
-      BCRYPT_COST: '4',
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '1000000/1s'])),
-    });
+    main = await startMain(serverEnv({ url: dbUrl.toString() }, { SMTP_URL: smtp.url }));
     let buffered = '';
     main.child.stdout!.on('data', (d: Buffer) => {
       const parts = (buffered + d.toString()).split('\n');
@@ -272,7 +256,7 @@ async function call(url: string, kind: Kind, session: Session): Promise<Outcome>
     const recovery = await untilAllSucceed(5000);
     expect(recovery.rounds.flat().filter((o) => o.problem !== undefined)).toEqual([]);
     expect(recovery.at - lastTermination).toBeLessThan(5000);
-    expect((await fetch(new URL('/readyz', main.url))).status).toBe(200);
+    expect((await readyz(main.url)).status).toBe(200);
     expect(main.child.exitCode).toBeNull();
     expect(main.lines.filter((l) => l.includes('listening on')).length).toBe(1); // no restart
 

@@ -5,8 +5,10 @@
 // and can be replayed with FUZZ_SEED. Each property is a test of its own: it starts from the same victim state and
 // checks what it reached itself, so it passes alone and in any order.
 import fc from 'fast-check';
+import { createUser } from './helpers/factories';
 import { login, PASSWORD, signUp, type Tokens } from './helpers/flows';
-import { startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { graphqlInit, httpRequest, type GraphQLBody } from './helpers/client';
+import { startTestApp, type TestApp } from './helpers/test-server';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const NUM_RUNS = 150;
@@ -291,9 +293,8 @@ let liveRefresh: string;
 
 beforeAll(async () => {
   app = await startTestApp();
-  const a = await signUp(app);
-  await app.sql("update users set roles = '{ADMIN}' where id = ?", [a.user.id]);
-  admin = { id: a.user.id, email: a.user.email, password: PASSWORD, token: null };
+  const a = await createUser(app, { roles: ['ADMIN'] });
+  admin = { id: a.id, email: a.email, password: a.password, token: null };
   victim = await signUp(app);
   process.stdout.write(`fuzz.test.ts: seed ${SEED} (replay with FUZZ_SEED=${SEED})\n`);
 }, 60_000);
@@ -352,22 +353,15 @@ async function send(
   reached: Reached,
 ): Promise<void> {
   const variables = resolvePlaceholders(rawVariables) as Record<string, unknown>;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (asAdmin) headers.authorization = `Bearer ${await adminToken()}`;
-  const body = JSON.stringify({ query, variables });
-  const res = await fetch(app.url, { method: 'POST', headers, body });
-  const text = await res.text();
-  const what = `${name} as ${asAdmin ? 'ADMIN' : 'anonymous'} → HTTP ${res.status} ${text.slice(0, 600)}`;
+  const init = graphqlInit({ query, variables }, { token: asAdmin ? await adminToken() : undefined });
+  const res = await httpRequest<GraphQLBody>(app.url, init);
+  const what = `${name} as ${asAdmin ? 'ADMIN' : 'anonymous'} → HTTP ${res.status} ${res.text.slice(0, 600)}`;
 
   if (res.status >= 500) throw new Error(`5xx: ${what}`);
-  if (Buffer.byteLength(body) > BODY_LIMIT !== (res.status === 413))
+  if (Buffer.byteLength(init.body as string) > BODY_LIMIT !== (res.status === 413))
     throw new Error(`413 iff the body is over 100 kB: ${what}`);
-  let parsed: GraphQLResponse & { data?: Record<string, any> | null };
-  try {
-    parsed = JSON.parse(text) as GraphQLResponse;
-  } catch {
-    throw new Error(`not JSON: ${what}`);
-  }
+  const parsed = res.body;
+  if (parsed === undefined) throw new Error(`not JSON: ${what}`);
   if (parsed.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR'))
     throw new Error(`INTERNAL_SERVER_ERROR: ${what}`);
 

@@ -3,29 +3,33 @@
 import { BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 import { connect } from 'node:net';
 import { Lexer, Source, TokenKind } from 'graphql';
-import { login, PASSWORD, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
+import { graphqlInit, httpRequest, type GraphQLBody, type HttpAnswer } from './helpers/client';
+import { createUser, signIn } from './helpers/factories';
+import {
+  login,
+  PASSWORD,
+  register,
+  requestOtp,
+  resetPassword,
+  signUp,
+  uniqueEmail,
+  verifyOtp,
+  type Tokens,
+} from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const PRODUCTION = { NODE_ENV: 'production', BCRYPT_COST: '10' };
 const DEVELOPMENT = { NODE_ENV: 'development' };
 
-type Raw = { status: number; headers: Headers; body: GraphQLResponse | undefined };
+type Raw = HttpAnswer<GraphQLBody>;
 
 /** A request straight to the server, for status codes and headers; `path` is relative to the origin. */
-async function raw(app: TestApp, init: RequestInit & { path?: string } = {}): Promise<Raw> {
-  const url = init.path === undefined ? app.url : new URL(init.path, app.url).toString();
-  const res = await fetch(url, init);
-  const text = await res.text();
-  const body = text.startsWith('{') ? (JSON.parse(text) as GraphQLResponse) : undefined;
-  return { status: res.status, headers: res.headers, body };
+function raw(app: TestApp, init: RequestInit & { path?: string } = {}): Promise<Raw> {
+  return httpRequest(init.path === undefined ? app.url : new URL(init.path, app.url), init);
 }
 
 function postJson(app: TestApp, payload: unknown, headers: Record<string, string> = {}): Promise<Raw> {
-  return raw(app, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(payload),
-  });
+  return raw(app, graphqlInit(payload, { headers }));
 }
 
 async function userCount(app: TestApp, email: string): Promise<number> {
@@ -51,11 +55,9 @@ function tokenCount(doc: string): number {
   return n;
 }
 
-/** A signed-up user made ADMIN by SQL, signed in again so that the token carries the role. */
+/** A new ADMIN, signed in after the promotion so that the token carries the role. */
 async function makeAdmin(app: TestApp): Promise<Tokens> {
-  const t = await signUp(app);
-  await app.sql("update users set roles = '{ADMIN}' where id = ?", [t.user.id]);
-  return (await login(app, t.user.email)).data!.login;
+  return signIn(app, await createUser(app, { roles: ['ADMIN'] }));
 }
 
 /** Helmet's headers on /graphql and /healthz, the CSP included; HSTS only in production; never X-Powered-By. */
@@ -247,10 +249,7 @@ describe('in development', () => {
       expect((await requestOtp(app, t.user.email, 'RESET_PASSWORD')).errors).toBeUndefined();
       const code = await app.smtp.codeFor(t.user.email, /reset/i, before);
 
-      const res = await app.gql(
-        'mutation($e: String!, $c: String!, $p: String!) { resetPassword(email: $e, code: $c, newPassword: $p) }',
-        { e: t.user.email, c: code, p: COMMON },
-      );
+      const res = await resetPassword(app, t.user.email, code, COMMON);
 
       expectCommonRefusal(res, 'newPassword');
       expect((await login(app, t.user.email, PASSWORD)).data?.login.user.id).toBe(t.user.id);

@@ -3,6 +3,9 @@
 // their window; a Redis that hangs (SIGSTOP) costs a request at most the 200 ms command timeout, after which
 // counting is in memory and /readyz says so, until Redis answers again. Runs its own redis-server.
 import Redis from 'ioredis';
+import { postGraphQL, readyz } from './helpers/client';
+import { eventually } from './helpers/eventually';
+import { uniqueEmail } from './helpers/flows';
 import { realPostgresUrl } from './helpers/real-postgres';
 import { RedisServer, redisServerAvailable } from './helpers/redis-server';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
@@ -13,34 +16,24 @@ const hasRedis = redisServerAvailable('tests/limit-store-redis.test.ts');
 // Two in-process servers need a database each: the real PostgreSQL (one PGlite per worker cannot hold two).
 const postgres = hasRedis ? realPostgresUrl('tests/limit-store-redis.test.ts') : undefined;
 
-let emailCounter = 0;
-const freshEmail = (tag: string): string => `store-${tag}-${++emailCounter}.${Date.now()}@example.com`;
+const freshEmail = (tag: string): string => uniqueEmail(`store-${tag}-`);
 
 /** A login with a wrong password at `url`; gives up (and fails the test) after `timeoutMs`. */
-async function loginAt(url: string, email: string, timeoutMs = 60_000): Promise<GraphQLResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: LOGIN, variables: { e: email, p: WRONG } }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  return { ...((await res.json()) as GraphQLResponse), status: res.status };
-}
+const loginAt = (url: string, email: string, timeoutMs = 60_000): Promise<GraphQLResponse> =>
+  postGraphQL(url, { query: LOGIN, variables: { e: email, p: WRONG } }, { signal: AbortSignal.timeout(timeoutMs) });
 
-async function readyz(graphqlUrl: string): Promise<{ status: number; checks: Record<string, string> }> {
-  const res = await fetch(`${new URL(graphqlUrl).origin}/readyz`, { signal: AbortSignal.timeout(10_000) });
-  return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
-}
+const readyzOf = (url: string) => readyz(url, { signal: AbortSignal.timeout(10_000) });
 
-/** Polls `check` every 100 ms until it returns true; fails after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await check());) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls /readyz every 100 ms until it answers 200. */
+const untilReady = (url: string) =>
+  eventually(async () => (await readyzOf(url)).status === 200, Boolean, { intervalMs: 100 });
 
-const isReady = (url: string) => async () => (await readyz(url)).status === 200;
+/** An in-process server on Redis with `env`, once it is ready (its Redis connection is up). */
+async function startReady(env: Record<string, string>): Promise<TestApp> {
+  const app = await startTestApp({ env });
+  await untilReady(app.url);
+  return app;
+}
 
 (hasRedis ? describe : describe.skip)('limit counters on Redis', () => {
   let redis: RedisServer;
@@ -62,7 +55,7 @@ const isReady = (url: string) => async () => (await readyz(url)).status === 200;
       const apps: TestApp[] = [];
       try {
         apps.push(await startTestApp({ env, postgres }), await startTestApp({ env, postgres }));
-        for (const app of apps) await until('the instance to be ready', isReady(app.url));
+        for (const app of apps) await untilReady(app.url);
         const email = freshEmail('race');
         const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => loginAt(apps[i % 2]!.url, email)));
         const codes = answers.map(errorCode);
@@ -80,10 +73,7 @@ const isReady = (url: string) => async () => (await readyz(url)).status === 200;
 
   describe('one instance', () => {
     let app: TestApp;
-    beforeAll(async () => {
-      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '2/5s' } });
-      await until('the instance to be ready', isReady(app.url));
-    });
+    beforeAll(async () => void (app = await startReady({ REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '2/5s' })));
     afterAll(async () => {
       await app?.stop();
     });
@@ -96,7 +86,7 @@ const isReady = (url: string) => async () => (await readyz(url)).status === 200;
       const ttl = await client.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(5000);
-      await until('the counter to expire', async () => (await client.exists(key)) === 0);
+      await eventually(async () => (await client.exists(key)) === 0, Boolean, { intervalMs: 100 }); // expired
       expect(errorCode(await loginAt(app.url, email))).toBe('INVALID_CREDENTIALS');
       expect(await client.get(key)).toBe('1');
     });
@@ -116,10 +106,7 @@ const isReady = (url: string) => async () => (await readyz(url)).status === 200;
 
   describe('a hung Redis', () => {
     let app: TestApp;
-    beforeAll(async () => {
-      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/1m' } });
-      await until('the instance to be ready', isReady(app.url));
-    });
+    beforeAll(async () => void (app = await startReady({ REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/1m' })));
     afterAll(async () => {
       redis.resume(); // in case a failed test left it stopped
       await app?.stop();
@@ -136,13 +123,13 @@ const isReady = (url: string) => async () => (await readyz(url)).status === 200;
         expect(app.server.limits.degraded).toBe(true);
         expect(app.server.limits.memory.count(`limit:{${email}}:login-ip-email:127.0.0.1`)).toBe(3);
 
-        const down = await readyz(app.url);
+        const down = await readyzOf(app.url);
         expect(down.status).toBe(503);
         expect(down.checks.redis).toMatch(/^degraded: Redis not answering/);
       } finally {
         redis.resume();
       }
-      await until('/readyz to answer 200 again', isReady(app.url));
+      await untilReady(app.url); // answers 200 again
       expect(app.server.limits.degraded).toBe(false);
       expect(app.server.limits.memory.size).toBe(0);
       const after = freshEmail('resumed');

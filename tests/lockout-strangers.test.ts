@@ -2,7 +2,9 @@
 // and passwords for the victim's email; the victim, on the network they signed in from before, still receives
 // a code, signs in with it and resets the password, while the attacker's guesses at codes stop at the pool of
 // 100 per email per 24 h (otp.service.ts, docs/security.md "Lockout and one-time codes"). unlockUser clears every counter.
-import { PASSWORD, AUTH_FIELDS, login as signIn, uniqueEmail, type Tokens } from './helpers/flows';
+import { createUser } from './helpers/factories';
+import * as flows from './helpers/flows';
+import { PASSWORD, uniqueEmail, type Tokens } from './helpers/flows';
 import { LIMIT_DEFAULTS } from '../src/config/limits';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -41,34 +43,14 @@ function from(ip: string) {
   return { headers: { 'x-forwarded-for': ip } };
 }
 
-function requestOtp(email: string, purpose: string, ip: string) {
-  return app.gql<{ requestOtp: { expiresIn: number } }>(
-    'mutation($e: String!, $p: OtpPurpose!) { requestOtp(email: $e, purpose: $p) { expiresIn retryAfter } }',
-    { e: email, p: purpose },
-    from(ip),
-  );
-}
-
-function verifyOtp(email: string, code: string, purpose: string, ip: string) {
-  return app.gql<{ verifyOtp: Tokens }>(
-    `mutation($e: String!, $c: String!, $p: OtpPurpose!) { verifyOtp(email: $e, code: $c, purpose: $p) { ${AUTH_FIELDS} } }`,
-    { e: email, c: code, p: purpose },
-    from(ip),
-  );
-}
-
-function resetPassword(email: string, code: string, ip: string) {
-  return app.gql<{ resetPassword: boolean }>(
-    'mutation($e: String!, $c: String!, $p: String!) { resetPassword(email: $e, code: $c, newPassword: $p) }',
-    { e: email, c: code, p: NEW_PASSWORD },
-    from(ip),
-  );
-}
-
-/** flows.ts's login, from `ip` (X-Forwarded-For; the app trusts loopback). */
-function login(email: string, password: string, ip: string) {
-  return signIn(app, email, password, from(ip).headers);
-}
+// flows.ts's steps, from `ip` (X-Forwarded-For; the app trusts loopback).
+const requestOtp = (email: string, purpose: string, ip: string) =>
+  flows.requestOtp(app, email, purpose, from(ip).headers);
+const verifyOtp = (email: string, code: string, purpose: string, ip: string) =>
+  flows.verifyOtp(app, email, code, purpose, from(ip).headers);
+const resetPassword = (email: string, code: string, ip: string) =>
+  flows.resetPassword(app, email, code, NEW_PASSWORD, from(ip).headers);
+const login = (email: string, password: string, ip: string) => flows.login(app, email, password, from(ip).headers);
 
 /** Runs `send` for every item, `size` requests at a time; returns the answers' codes in item order. */
 async function inBatches<T>(
@@ -183,9 +165,8 @@ describe("an admin's unlockUser", () => {
   it("clears the password lockout, the wrong-code budgets and the strangers' pools of the account", async () => {
     const victim = uniqueEmail('unlock');
     const { user } = await victimSignsUp(victim);
-    const admin = await victimSignsUp(uniqueEmail('admin'));
-    await app.sql("update users set roles = '{ADMIN}' where id = ?", [admin.user.id]);
-    const adminToken = (await login(admin.user.email, PASSWORD, VICTIM_IP)).data!.login.accessToken;
+    const admin = await createUser(app, { roles: ['ADMIN'], headers: from(VICTIM_IP).headers });
+    const adminToken = (await login(admin.email, PASSWORD, VICTIM_IP)).data!.login.accessToken;
     const newNetwork = '198.51.100.77'; // where the victim has never signed in
 
     // Strangers spend the send pool, and lock password sign-in.

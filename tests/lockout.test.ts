@@ -2,6 +2,7 @@
 // 10 wrong passwords for one email within 15 minutes lock password sign-in for 30 s, doubling with each
 // further failure up to 15 minutes; code sign-in and password reset stay open; unlockUser clears it.
 // The lockout runs on the app clock, which these tests move; the per-IP request limits are relaxed.
+import { createUser } from './helpers/factories';
 import { login, PASSWORD, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -46,11 +47,9 @@ async function lockedUser(): Promise<Tokens> {
   return t;
 }
 
-/** A signed-up user given `role` by SQL, then signed in again so the token carries it. */
+/** A new user with `role`, signed in after it was given so the token carries it. */
 async function withRole(role: 'ADMIN' | 'SUPPORT'): Promise<Tokens> {
-  const t = await signUp(app);
-  await app.sql(`update users set roles = '{${role}}' where id = ?`, [t.user.id]);
-  return expectSignedIn(t.user.email);
+  return expectSignedIn((await createUser(app, { roles: [role] })).email);
 }
 
 function unlockUser(token: string, userId: string) {

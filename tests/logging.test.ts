@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/common/logger';
 import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
+import { serverEnv } from './helpers/server-env';
 import { startTestApp, type TestApp } from './helpers/test-server';
 import { SLOW_REQUEST_MS } from '../src/server/request-log';
 
@@ -33,13 +34,8 @@ const entries = () => log.lines.map((l) => JSON.parse(l) as Record<string, any>)
 describe('request logs', () => {
   it('writes one JSON line per request with request id, operation, duration, status, user id and IP', async () => {
     const user = await signUp(app);
-    const res = await fetch(app.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
-      body: JSON.stringify({ query: 'query Who { me { id } }' }),
-    });
+    const res = await app.gql('query Who { me { id } }', undefined, { token: user.accessToken });
     const requestId = res.headers.get('x-request-id');
-    await res.json();
     const lines = entries().filter((e) => e.requestId === requestId);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
@@ -61,33 +57,23 @@ describe('request logs', () => {
     await blocker.query('begin');
     await blocker.query('lock table users in access exclusive mode');
     const arrived = new Promise((resolve) => app.server.httpServer.once('request', resolve));
-    const pending = fetch(app.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        query: 'mutation Slow($i: RegisterInput!) { register(input: $i) { expiresIn } }',
-        variables: { i: { email: uniqueEmail('slow'), password: PASSWORD } },
-      }),
+    const pending = app.gql('mutation Slow($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
+      i: { email: uniqueEmail('slow'), password: PASSWORD },
     });
     await arrived; // held from when the server has it, not from when it was sent: over 2 s however late it arrives
     await new Promise((r) => setTimeout(r, SLOW_REQUEST_MS + 200));
     await blocker.query('commit');
     await blocker.end();
     const res = await pending;
-    expect(((await res.json()) as { data?: unknown }).data).toBeTruthy();
+    expect(res.data).toBeTruthy();
     const [line] = entries().filter((e) => e.requestId === res.headers.get('x-request-id'));
     expect(line).toMatchObject({ level: 'warn', msg: 'slow graphql request', operation: 'Slow', status: 200 });
     expect(line!.durationMs).toBeGreaterThan(SLOW_REQUEST_MS);
   });
 
   it('names the error codes of a failed request, and no user when none signed in', async () => {
-    const res = await fetch(app.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'mutation Nope { logoutAll }' }),
-    });
+    const res = await app.gql('mutation Nope { logoutAll }');
     const requestId = res.headers.get('x-request-id');
-    await res.json();
     const [line] = entries().filter((e) => e.requestId === requestId);
     expect(line).toMatchObject({ operation: 'Nope', errors: ['UNAUTHENTICATED'], userId: null });
   });
@@ -241,15 +227,7 @@ describe('pretty output', () => {
     // `script` (util-linux) runs the entry point with its stdout on a pseudo-terminal and copies it here.
     const child = spawn('script', ['-qec', `${process.execPath} ${distEntry('src/main')}`, '/dev/null'], {
       cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        PORT: '0',
-        NODE_ENV: 'development',
-        DATABASE_URL: app.db.url,
-        DATABASE_POOL_SIZE: String(app.db.poolSize),
-        JWT_SECRET: 'x'.repeat(40),
-      },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv(app.db) },
       detached: true, // its own process group, so that the server under `script` is stopped with it
       stdio: ['pipe', 'pipe', 'pipe'],
     });

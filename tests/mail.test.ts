@@ -2,6 +2,7 @@
 // while the mail server is down, delivered exactly once, and logged in development without SMTP_URL.
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../src/common/logger';
+import { eventually } from './helpers/eventually';
 import { register, requestOtp, verifyOtp } from './helpers/flows';
 import { extractCode } from './helpers/smtp';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
@@ -22,17 +23,9 @@ function letterEmail(prefix: string): string {
   return `${prefix}.${letters}@example.com`;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns something other than undefined; fails after `timeoutMs`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(25);
-  }
+/** Polls `probe` (every 25 ms, for 10 s at most) until it returns something other than undefined. */
+function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  return eventually(probe, (value): value is T => value !== undefined, { timeoutMs: 10_000, intervalMs: 25 });
 }
 
 /**
@@ -88,7 +81,8 @@ describe('with an SMTP server', () => {
     expect(res.errors).toBeUndefined();
     expect(res.data?.register).toEqual({ expiresIn: 600, retryAfter: 60 });
 
-    const failed = await eventually('a failed delivery attempt recorded in the outbox', async () => {
+    // Waits for a failed delivery attempt recorded in the outbox.
+    const failed = await until(async () => {
       const rows = await outboxRows(app, email);
       return rows.length === 1 && rows[0]!.attempts >= 1 && rows[0]!.last_error !== null ? rows[0] : undefined;
     });
@@ -102,7 +96,8 @@ describe('with an SMTP server', () => {
     expect(signedIn.errors).toBeUndefined();
     expect(signedIn.data?.verifyOtp.user.email).toBe(email);
 
-    const [sent] = await eventually('the outbox row marked sent', async () => {
+    // Waits for the outbox row marked sent.
+    const [sent] = await until(async () => {
       const rows = await outboxRows(app, email);
       return rows[0]?.sent_at ? rows : undefined;
     });
@@ -115,7 +110,8 @@ describe('with an SMTP server', () => {
     const asked = await Promise.all(emails.map((email) => requestOtp(app, email, 'LOGIN')));
     for (const res of asked) expect(res.errors).toBeUndefined();
 
-    const rows = await eventually('every outbox row sent', async () => {
+    // Waits for every outbox row sent.
+    const rows = await until(async () => {
       const all = (await Promise.all(emails.map((email) => outboxRows(app, email)))).flat();
       return all.length === 2 * emails.length && all.every((r) => r.sent_at !== null) ? all : undefined;
     });
@@ -186,7 +182,8 @@ describe('in development without SMTP_URL', () => {
       const email = letterEmail('logged');
       await register(app, email);
 
-      const code = await eventually('a log line with the recipient and a 6-digit code', async () => {
+      // Waits for a log line with the recipient and a 6-digit code.
+      const code = await until(async () => {
         for (const { msg, fields } of lines) {
           const text = `${msg} ${JSON.stringify(fields ?? {})}`;
           if (!text.includes(email)) continue;

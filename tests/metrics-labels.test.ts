@@ -2,18 +2,13 @@
 // (plus "multiple" and "other"), never by a client-chosen operation name. In production /metrics is served on
 // the public port only with METRICS_TOKEN set, and then only for that token.
 import { randomBytes } from 'node:crypto';
+import { graphqlInit, httpRequest, scrapeMetrics } from './helpers/client';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
 const DURATION = 'portcullis_graphql_request_duration_seconds_count';
 const PRODUCTION = { NODE_ENV: 'production', BCRYPT_COST: '10' };
 
-async function scrape(app: TestApp, token?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(
-    `${new URL(app.url).origin}/metrics`,
-    token ? { headers: { authorization: `Bearer ${token}` } } : {},
-  );
-  return { status: res.status, text: await res.text() };
-}
+const scrape = (app: TestApp, token?: string) => scrapeMetrics(app.url, token);
 
 /** The `operation` label of every request-duration series, with its count. */
 function operationCounts(text: string): Map<string, number> {
@@ -25,13 +20,7 @@ function operationCounts(text: string): Map<string, number> {
 }
 
 async function post(app: TestApp, body: Record<string, unknown>): Promise<number> {
-  const res = await fetch(app.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  await res.arrayBuffer();
-  return res.status;
+  return (await httpRequest(app.url, graphqlInit(body))).status;
 }
 
 describe('request-duration labels', () => {

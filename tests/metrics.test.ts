@@ -1,4 +1,5 @@
 // GET /metrics: Prometheus text with process metrics and the service's own counters, optionally behind a token.
+import { scrapeMetrics } from './helpers/client';
 import { login, PASSWORD, refresh, signUp, uniqueEmail, register } from './helpers/flows';
 import { eventually } from './helpers/eventually';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
@@ -9,13 +10,7 @@ function value(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-async function scrape(app: TestApp, token?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(
-    `${new URL(app.url).origin}/metrics`,
-    token ? { headers: { authorization: `Bearer ${token}` } } : {},
-  );
-  return { status: res.status, text: await res.text() };
-}
+const scrape = (app: TestApp, token?: string) => scrapeMetrics(app.url, token);
 
 describe('metrics', () => {
   let app: TestApp;

@@ -1,17 +1,14 @@
 // `npm run migrate` says what it applied, in order, or "up to date": never the whole list on every run.
 import { MIGRATIONS } from '../src/database/migrations';
 import { runDist } from './helpers/run-dist';
+import { serverEnv } from './helpers/server-env';
 import { createTestDatabase } from './helpers/test-database';
 
 describe('npm run migrate', () => {
   it('lists the migrations it applied to a fresh database, then says "up to date"', async () => {
     const db = await createTestDatabase();
     try {
-      const env = {
-        DATABASE_URL: db.url,
-        DATABASE_POOL_SIZE: String(db.poolSize),
-        JWT_SECRET: 'migrate-script-secret-of-32-bytes!!',
-      };
+      const env = serverEnv(db);
       const first = await runDist('scripts/migrate', [], env);
       expect(first).toEqual({ code: 0, stdout: `applied: ${MIGRATIONS.map((m) => m.name).join(', ')}\n`, stderr: '' });
       const second = await runDist('scripts/migrate', [], env);

@@ -4,6 +4,7 @@
 import { Client } from 'pg';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { realPostgresUrl } from './helpers/real-postgres';
+import { serverEnv } from './helpers/server-env';
 import { createTestDatabase } from './helpers/test-database';
 
 const pgUrl = realPostgresUrl('tests/migrate-together.test.ts');
@@ -13,13 +14,7 @@ const pgUrl = realPostgresUrl('tests/migrate-together.test.ts');
 
   it.each([1, 2, 3])('all start, and every migration is applied once (round %i)', async () => {
     const db = await createTestDatabase(pgUrl);
-    const env = {
-      PORT: '0',
-      NODE_ENV: 'development',
-      DATABASE_URL: db.url,
-      JWT_SECRET: 'migrate-together-secret-of-32-bytes!!',
-      BCRYPT_COST: '4',
-    };
+    const env = serverEnv(db);
     const started = await Promise.allSettled([startMain(env), startMain(env), startMain(env)]);
     const running = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     try {

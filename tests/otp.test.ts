@@ -1,5 +1,6 @@
 // One-time codes through the HTTP API: expiry, attempt limits, the hourly failure budget, the resend
 // interval, unknown emails, retirement, purposes, single use under concurrency, password reset, the emails.
+import * as flows from './helpers/flows';
 import { login, me, PASSWORD, refresh, requestOtp, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -29,12 +30,8 @@ function registerRaw(email: string, password = PASSWORD) {
   );
 }
 
-function resetPassword(email: string, code: string, newPassword: string) {
-  return app.gql<{ resetPassword: boolean }>(
-    'mutation($e: String!, $c: String!, $p: String!) { resetPassword(email: $e, code: $c, newPassword: $p) }',
-    { e: email, c: code, p: newPassword },
-  );
-}
+const resetPassword = (email: string, code: string, newPassword: string) =>
+  flows.resetPassword(app, email, code, newPassword);
 
 /** register, then the VERIFY_EMAIL code from the email it sent. */
 async function registerForCode(email: string, password = PASSWORD): Promise<string> {

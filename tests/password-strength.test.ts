@@ -1,7 +1,7 @@
 // Passwords that meet the character rules but are easy to guess (zxcvbn-ts score under PASSWORD_MIN_SCORE) are
 // refused with BAD_USER_INPUT, the estimator's feedback as reasons; strong ones still pass.
 import { passwordProblems } from '../src/modules/passwords/password-policy';
-import { PASSWORD, requestOtp, signUp, uniqueEmail } from './helpers/flows';
+import { PASSWORD, requestOtp, resetPassword, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const REGISTER = 'mutation($i: RegisterInput!) { register(input: $i) { expiresIn } }';
@@ -61,10 +61,7 @@ describe('password strength', () => {
     expect((await requestOtp(app, user.user.email, 'RESET_PASSWORD')).errors).toBeUndefined();
     const code = await app.smtp.codeFor(user.user.email, /reset/i, before);
 
-    const res = await app.gql(
-      'mutation($e: String!, $c: String!, $p: String!) { resetPassword(email: $e, code: $c, newPassword: $p) }',
-      { e: user.user.email, c: code, p: 'Welcome1!' },
-    );
+    const res = await resetPassword(app, user.user.email, code, 'Welcome1!');
 
     expectTooEasy(res, 'newPassword');
   });

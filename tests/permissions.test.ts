@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, getDirectiveValues, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { buildTypeSchema } from '../src/server/schema';
+import { createUser } from './helpers/factories';
 import { login, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -202,9 +203,8 @@ interface Account {
 
 /** A verified user with `role`, set in the database before any token with that role is issued. */
 async function newAccount(role: Role): Promise<Account> {
-  const t = await signUp(app);
-  if (role !== 'USER') await app.sql('update users set roles = ? where id = ?', [`{${role}}`, t.user.id]);
-  return { id: t.user.id, email: t.user.email, role, logins: 0 };
+  const { id, email } = await createUser(app, { roles: [role] });
+  return { id, email, role, logins: 0 };
 }
 
 /** Accounts for cells that need sessions of their own; each signs in at most 4 times (login limit 5 / 5 s). */

@@ -4,7 +4,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { EXAMPLE_TABS } from '../playground/operations';
 import { ensurePlayground } from '../scripts/build-playground';
-import { editor, editorText, hasChromium, launchChromium, openTab, replaceText, run } from './helpers/browser';
+import { editor, editorText, hasChromium, launchChromium, openHeaders, replaceText, run } from './helpers/browser';
 import { uniqueEmail } from './helpers/flows';
 import { startTestApp, type TestApp } from './helpers/test-server';
 
@@ -60,12 +60,7 @@ withChromium(
     expect(await app.smtp.waitFor(email)).toBeDefined(); // it reached the server: a real registration
 
     // Me with a bearer token typed into the headers.
-    await openTab(page, 'Me');
-    await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
-    await page
-      .locator(`${editor('request-headers.json')} .view-lines`)
-      .filter({ hasText: 'Authorization' })
-      .waitFor();
+    await openHeaders(page, 'Me');
     await replaceText(page, editor('request-headers.json'), JSON.stringify({ Authorization: `Bearer ${TOKEN}` }));
     await run(page);
     await answered(page, 'UNAUTHENTICATED');

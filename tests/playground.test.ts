@@ -19,7 +19,16 @@ import {
   playgroundDir,
   type PlaygroundManifest,
 } from '../src/server/playground';
-import { hasChromium, launchChromium } from './helpers/browser';
+import {
+  editor,
+  editorText,
+  hasChromium,
+  launchChromium,
+  openHeaders,
+  openTab,
+  replaceText,
+  run,
+} from './helpers/browser';
 import { uniqueEmail } from './helpers/flows';
 import { extractCode } from './helpers/smtp';
 import { startTestApp, type TestApp } from './helpers/test-server';
@@ -115,11 +124,7 @@ describe('in development', () => {
   });
 
   it("keeps helmet's default CSP on API answers", async () => {
-    const res = await fetch(app.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: '{ __typename }' }),
-    });
+    const res = await app.gql('{ __typename }');
 
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
@@ -182,12 +187,7 @@ describe('in development', () => {
         expect(accessToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
 
         // Me, with that token pasted into the headers editor over the template.
-        await openTab(page, 'Me');
-        await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
-        await page
-          .locator(`${editor('request-headers.json')} .view-lines`)
-          .filter({ hasText: 'Authorization' })
-          .waitFor();
+        await openHeaders(page, 'Me');
         expect(JSON.parse(await editorText(page, editor('request-headers.json')))).toEqual(JSON.parse(BEARER_TEMPLATE));
         await replaceText(
           page,
@@ -213,32 +213,6 @@ describe('in development', () => {
     120_000,
   );
 });
-
-/** The monaco editor whose model is GraphiQL's `<name>` (operation.graphql, variables.json, …). */
-function editor(name: string): string {
-  return `.monaco-editor[data-uri$="-${name}"]`;
-}
-
-/** The visible text of a monaco editor (monaco renders spaces as no-break spaces). */
-async function editorText(page: Page, selector: string): Promise<string> {
-  return (await page.locator(`${selector} .view-lines`).innerText()).replace(/\u00a0/g, ' ');
-}
-
-/** Clicks into the editor, selects everything, deletes it and types `text` in its place. */
-async function replaceText(page: Page, selector: string, text: string): Promise<void> {
-  await page.locator(`${selector} .view-lines`).click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Backspace');
-  await page.keyboard.insertText(text); // one insertion: monaco's auto-closing brackets do not get in the way
-}
-
-async function openTab(page: Page, title: string): Promise<void> {
-  await page.locator('.graphiql-tab-button', { hasText: new RegExp(`^${title}$`) }).click();
-}
-
-async function run(page: Page): Promise<void> {
-  await page.getByLabel('Execute query (Ctrl-Enter)').click();
-}
 
 /**
  * Waits until the result pane shows `marker`, then parses the whole answer it holds: from its monaco model

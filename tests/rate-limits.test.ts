@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
 import { clientKey } from '../src/rate-limit/ip-limit';
 import { eventually } from './helpers/eventually';
+import * as flows from './helpers/flows';
 import { PASSWORD, login, refresh, register, requestOtp, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
@@ -42,11 +43,7 @@ function expectRateLimited(res: GraphQLResponse, min: number, max: number): void
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
 const resetPassword = (app: TestApp, email: string, code: string) =>
-  app.gql('mutation($e: String!, $c: String!, $p: String!) { resetPassword(email: $e, code: $c, newPassword: $p) }', {
-    e: email,
-    c: code,
-    p: NEW_PASSWORD,
-  });
+  flows.resetPassword(app, email, code, NEW_PASSWORD);
 
 const aliasedLogins = (n: number) =>
   `mutation($e: String!, $p: String!) { ${Array.from({ length: n }, (_, i) => `a${i}: login(email: $e, password: $p) { accessToken }`).join(' ')} }`;
@@ -175,19 +172,16 @@ describe('requests per client IP (RATE_LIMIT_PER_MINUTE=30)', () => {
       // One password tried against many emails: 30 emails here (not hundreds) to keep the file fast;
       // the limit is the same at any size.
       const post = (email: string, headers: Record<string, string> = {}) =>
-        fetch(app.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify({
-            query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
-            variables: { e: email, p: 'Summer2024!' },
-          }),
-        });
+        app.gql(
+          'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+          { e: email, p: 'Summer2024!' },
+          { headers },
+        );
       const emails = Array.from({ length: 32 }, (_, i) => uniqueEmail(`stuffed${i}-`));
       for (const email of emails.slice(0, 30)) {
         const res = await post(email);
         expect(res.status).toBe(200);
-        expect(((await res.json()) as GraphQLResponse).errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+        expect(res.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
       }
       const over = [await post(emails[30]!), await post(emails[31]!, { 'x-forwarded-for': '192.0.2.77' })];
       for (const res of over) {
@@ -196,7 +190,7 @@ describe('requests per client IP (RATE_LIMIT_PER_MINUTE=30)', () => {
         expect(header).toMatch(/^\d+$/);
         expect(Number(header)).toBeGreaterThanOrEqual(1);
         expect(Number(header)).toBeLessThanOrEqual(60);
-        const body = (await res.json()) as GraphQLResponse;
+        const body = res.body;
         expect(body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
         expect(body.errors?.[0]?.extensions?.retryAfter).toBe(Number(header));
       }

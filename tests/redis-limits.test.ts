@@ -2,45 +2,32 @@
 // live in Redis and are shared by every instance; if Redis stops, limits go on counting in memory and
 // /readyz says degraded until it answers again. Runs its own redis-server on a free port, never the shared one.
 import Redis from 'ioredis';
+import { graphqlInit, httpRequest, postGraphQL, readyz } from './helpers/client';
+import { eventually } from './helpers/eventually';
+import { uniqueEmail } from './helpers/flows';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
 import { RedisServer, redisServerAvailable } from './helpers/redis-server';
+import { serverEnv } from './helpers/server-env';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
-import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const WRONG = 'Wrong-Horse-9!';
 const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
 
 const hasRedis = redisServerAvailable('tests/redis-limits.test.ts');
 
-let emailCounter = 0;
-const freshEmail = (tag: string): string => `redis-${tag}-${++emailCounter}.${Date.now()}@example.com`;
+const freshEmail = (tag: string): string => uniqueEmail(`redis-${tag}-`);
 
-async function loginAt(url: string, email: string): Promise<GraphQLResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: LOGIN, variables: { e: email, p: WRONG } }),
-  });
-  return { ...((await res.json()) as GraphQLResponse), status: res.status };
-}
-
-/** GET /readyz on the origin of `graphqlUrl`. */
-async function readyz(graphqlUrl: string): Promise<{ status: number; checks: Record<string, string> }> {
-  const res = await fetch(`${new URL(graphqlUrl).origin}/readyz`);
-  const body = (await res.json()) as { checks: Record<string, string> };
-  return { status: res.status, checks: body.checks };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const loginAt = (url: string, email: string): Promise<GraphQLResponse> =>
+  postGraphQL(url, { query: LOGIN, variables: { e: email, p: WRONG } });
 
 /** Polls only /readyz (no other traffic) until it answers 200 or `ms` have passed; returns the last answer. */
-async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; checks: Record<string, string> }> {
-  let last = await readyz(graphqlUrl);
-  for (const deadline = Date.now() + ms; last.status !== 200 && Date.now() < deadline;) {
-    await sleep(250);
-    last = await readyz(graphqlUrl);
-  }
-  return last;
+function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; checks: Record<string, string> }> {
+  return eventually(
+    () => readyz(graphqlUrl),
+    (last) => last.status === 200,
+    { timeoutMs: ms, intervalMs: 250, onTimeout: 'return' },
+  );
 }
 
 (hasRedis ? describe : describe.skip)('request limits on Redis', () => {
@@ -54,17 +41,11 @@ async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: numb
 
   it('two server processes on one Redis share the login limit', async () => {
     const db: TestDatabase = await createTestDatabase();
-    const env = {
-      PORT: '0',
-      NODE_ENV: 'development',
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: String(db.poolSize),
+    const env = serverEnv(db, {
       REDIS_URL: redis.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      BCRYPT_COST: '4',
       RATE_LIMIT_LOGIN_IP_EMAIL: '4/30s',
       RATE_LIMIT_PER_MINUTE: '1000',
-    };
+    });
     const running: MainProcess[] = [];
     try {
       // One after the other: the first applies the migrations to the fresh database.
@@ -101,11 +82,7 @@ async function waitReady(graphqlUrl: string, ms: number): Promise<{ status: numb
       await client.flushall(); // this file's own redis-server: forget the other tests' counts from this IP
       const statuses = await Promise.all(
         Array.from({ length: 50 }, () =>
-          fetch(app.url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: '{"query":"{ __typename }"}',
-          }).then((r) => r.status),
+          httpRequest(app.url, graphqlInit({ query: '{ __typename }' })).then((r) => r.status),
         ),
       );
       expect(statuses.filter((s) => s === 200)).toHaveLength(20);

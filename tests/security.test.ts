@@ -5,7 +5,8 @@ import { BcryptPool } from '../src/modules/passwords/bcrypt-pool';
 import jwt from 'jsonwebtoken';
 import type { Logger } from '../src/common/logger';
 import { login, me, refresh, register, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
-import { errorCode, startTestApp, TEST_JWT_SECRET, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { httpRequest, type GraphQLBody } from './helpers/client';
+import { errorCode, startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
 
 // The per-IP request limit is not what these tests are about; keep it out of their way.
 const ENV = { RATE_LIMIT_PER_MINUTE: '1000000' };
@@ -33,16 +34,8 @@ function without(claims: Claims, name: string): Claims {
 }
 
 /** POSTs a raw body straight to the server, for what app.gql cannot express (headers, sizes, content types). */
-async function rawFetch(app: TestApp, init: RequestInit & { path?: string } = {}) {
-  const res = await fetch(app.url + (init.path ?? ''), init);
-  const text = await res.text();
-  let body: GraphQLResponse | undefined;
-  try {
-    body = JSON.parse(text) as GraphQLResponse;
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body };
+function rawFetch(app: TestApp, init: RequestInit & { path?: string } = {}) {
+  return httpRequest<GraphQLBody>(app.url + (init.path ?? ''), init);
 }
 
 async function userCount(app: TestApp, email: string): Promise<number> {

@@ -4,6 +4,9 @@
 // at once here and within a second everywhere; when the feed's connection drops the cache empties and
 // turns off until the feed is back. Needs a real PostgreSQL (NOTIFY): TEST_DATABASE_URL, else the local one.
 import { Client } from 'pg';
+import { scrapeMetrics } from './helpers/client';
+import { eventually } from './helpers/eventually';
+import { adminToken } from './helpers/factories';
 import { login, me, PASSWORD, signUp, type Tokens } from './helpers/flows';
 import { realPostgresUrl } from './helpers/real-postgres';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
@@ -27,18 +30,9 @@ async function operatorSql(sql: string, params: unknown[], triggersOff = false):
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(app.url.replace('/graphql', '/metrics'))).text();
+  const { text } = await scrapeMetrics(app.url);
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? NaN);
-}
-
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > withinMs) throw new Error(`not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const sessionIdOf = (t: Tokens): string =>
@@ -60,17 +54,12 @@ async function cachedUser(): Promise<Tokens> {
   return t;
 }
 
-async function adminToken(): Promise<string> {
-  const t = await signUp(app);
-  await app.sql("update users set roles = '{ADMIN}' where id = ?", [t.user.id]);
-  const res = await login(app, t.user.email, PASSWORD);
-  return res.data!.login.accessToken;
-}
-
 (pgUrl ? describe : describe.skip)('the session cache on PostgreSQL', () => {
   beforeAll(async () => {
     app = await startTestApp({ postgres: pgUrl });
-    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, 10_000);
+    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, Boolean, {
+      timeoutMs: 10_000,
+    });
   });
   afterAll(async () => {
     await app?.stop();
@@ -112,7 +101,7 @@ async function adminToken(): Promise<string> {
     ])('%s', async (_what, change) => {
       const t = await cachedUser();
       await change(t);
-      await eventually(() => refused(t), 1000);
+      await eventually(() => refused(t), Boolean, { timeoutMs: 1000 });
     });
   });
 
@@ -150,14 +139,14 @@ async function adminToken(): Promise<string> {
       [
         'setUserRoles by an admin',
         async (t: Tokens) =>
-          gql('mutation($id: ID!) { setUserRoles(userId: $id, roles: [SUPPORT]) { id } }', await adminToken(), {
+          gql('mutation($id: ID!) { setUserRoles(userId: $id, roles: [SUPPORT]) { id } }', await adminToken(app), {
             id: t.user.id,
           }),
       ],
       [
         'setUserActive(false) by an admin',
         async (t: Tokens) =>
-          gql('mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }', await adminToken(), {
+          gql('mutation($id: ID!) { setUserActive(userId: $id, active: false) { id } }', await adminToken(app), {
             id: t.user.id,
           }),
       ],
@@ -186,12 +175,14 @@ async function adminToken(): Promise<string> {
       await killer.end();
     }
     // The dropped feed empties the cache: the check goes to the database and sees the session ended.
-    await eventually(() => refused(t), 2000);
+    await eventually(() => refused(t), Boolean, { timeoutMs: 2000 });
     // Back on by itself, and notifications arrive again.
-    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, 10_000);
+    await eventually(async () => (await metric('portcullis_session_cache_enabled')) === 1, Boolean, {
+      timeoutMs: 10_000,
+    });
     const u = await cachedUser();
     expect(await metric('portcullis_session_cache_entries')).toBeGreaterThan(0);
     await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(u)]);
-    await eventually(() => refused(u), 1000);
+    await eventually(() => refused(u), Boolean, { timeoutMs: 1000 });
   });
 });

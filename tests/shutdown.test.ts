@@ -2,12 +2,13 @@
 // once, a request in flight gets its real answer, the email being sent is delivered once and marked sent
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { LIMIT_DEFAULTS } from '../src/config/limits';
+import { readyz } from './helpers/client';
 import { eventually } from './helpers/eventually';
+import { uniqueEmail } from './helpers/flows';
 import { startMain, type MainProcess } from './helpers/main-process';
+import { serverEnv } from './helpers/server-env';
 import { TestSmtp } from './helpers/smtp';
 import { createTestDatabase, queryDatabase, type TestDatabase } from './helpers/test-database';
-import { TEST_JWT_SECRET } from './helpers/test-server';
 
 jest.setTimeout(120_000);
 
@@ -19,27 +20,7 @@ const VERIFY =
 const LOGIN =
   'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken user { id email } } }';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-let counter = 0;
-const freshEmail = (tag: string): string => `shutdown-${tag}-${++counter}.${Date.now()}@example.com`;
-
-interface Gql {
-  data?: any;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
-}
-
-async function gql(
-  url: string,
-  query: string,
-  variables: Record<string, unknown>,
-): Promise<{ status: number; body: Gql }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, body: (await res.json()) as Gql };
-}
+const freshEmail = (tag: string): string => uniqueEmail(`shutdown-${tag}-`);
 
 let db: TestDatabase;
 const children: MainProcess[] = [];
@@ -54,17 +35,7 @@ const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = [])
   queryDatabase<T>(db.url, query, params);
 
 function start(env: Record<string, string>): Promise<MainProcess> {
-  return startMain({
-    PORT: '0',
-    NODE_ENV: 'development',
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: String(db.poolSize),
-    JWT_SECRET: TEST_JWT_SECRET,
-    BCRYPT_COST: '4',
-    RATE_LIMIT_PER_MINUTE: '100000',
-    ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '100000/1s'])),
-    ...env,
-  }).then((main) => {
+  return startMain(serverEnv(db, env)).then((main) => {
     children.push(main);
     return main;
   });
@@ -88,9 +59,8 @@ const portOf = (main: MainProcess): number => Number(new URL(main.url).port);
 
 /** Tries a new TCP connection every 20 ms until one is refused; resolves when, or rejects after `withinMs`. */
 async function untilRefused(port: number, withinMs: number): Promise<number> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const refused = await new Promise<boolean>((resolve) => {
+  const refused = () =>
+    new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
         socket.destroy();
@@ -98,10 +68,8 @@ async function untilRefused(port: number, withinMs: number): Promise<number> {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
     });
-    if (refused) return Date.now();
-    if (Date.now() > deadline) throw new Error(`port ${port} still accepts connections after ${withinMs} ms`);
-    await sleep(20);
-  }
+  await eventually(refused, Boolean, { timeoutMs: withinMs });
+  return Date.now();
 }
 
 /** A raw HTTP connection that records when the server closes it. */
@@ -141,15 +109,15 @@ describe.each(SIGNALS)('on %s', (signal) => {
       const main = await start({ SMTP_URL: smtp.url, BCRYPT_COST: '14', DATABASE_URL: proxy.url(db.url) });
       const exit = exitOf(main);
       const email = freshEmail('inflight');
-      expect((await gql(main.url, REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
+      expect((await main.gql(REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
       const code = await smtp.codeFor(email, /confirm/i);
-      expect((await gql(main.url, VERIFY, { e: email, c: code })).body.data?.verifyOtp.accessToken).toEqual(
+      expect((await main.gql(VERIFY, { e: email, c: code })).body.data?.verifyOtp.accessToken).toEqual(
         expect.any(String),
       );
 
       let answeredAt = 0;
       const lookedUp = proxy.sent(email);
-      const login = gql(main.url, LOGIN, { e: email, p: PASSWORD }).then((res) => {
+      const login = main.gql(LOGIN, { e: email, p: PASSWORD }).then((res) => {
         answeredAt = Date.now();
         return res;
       });
@@ -164,9 +132,9 @@ describe.each(SIGNALS)('on %s', (signal) => {
       expect(answeredAt).toBeGreaterThan(signalledAt);
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
-      expect(res.body.data.login.user.email).toBe(email);
-      const claims = JSON.parse(Buffer.from(res.body.data.login.accessToken.split('.')[1], 'base64url').toString());
-      expect(claims.sub).toBe(res.body.data.login.user.id);
+      expect(res.body.data!.login.user.email).toBe(email);
+      const claims = JSON.parse(Buffer.from(res.body.data!.login.accessToken.split('.')[1], 'base64url').toString());
+      expect(claims.sub).toBe(res.body.data!.login.user.id);
       // The session it answered with was really stored before the database closed.
       const sessions = await sql('select id from sessions where id = $1 and revoked_at is null', [claims.sid]);
       expect(sessions).toHaveLength(1);
@@ -186,11 +154,11 @@ describe.each(SIGNALS)('on %s', (signal) => {
       const exit = exitOf(main);
       const [first, second, third] = [freshEmail('mail-a'), freshEmail('mail-b'), freshEmail('mail-c')];
       // The first email is held in its DATA phase while the other two are queued behind it ...
-      await gql(main.url, REGISTER, { i: { email: first, password: PASSWORD } });
+      await main.gql(REGISTER, { i: { email: first, password: PASSWORD } });
       const a = await smtp.arrival();
       expect(a.to).toBe(first);
       for (const email of [second, third]) {
-        expect((await gql(main.url, REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
+        expect((await main.gql(REGISTER, { i: { email, password: PASSWORD } })).body.errors).toBeUndefined();
       }
       // ... so that, once it is released, the next pass claims both and starts sending the second.
       a.release();
@@ -280,7 +248,7 @@ describe('when the SMTP server holds a message past SHUTDOWN_TIMEOUT', () => {
       const main = await start({ SMTP_URL: smtp.url, SHUTDOWN_TIMEOUT: '1' });
       const exit = exitOf(main);
       const email = freshEmail('held');
-      await gql(main.url, REGISTER, { i: { email, password: PASSWORD } });
+      await main.gql(REGISTER, { i: { email, password: PASSWORD } });
       expect((await smtp.arrival()).to).toBe(email); // and never released
 
       const signalledAt = Date.now();
@@ -307,7 +275,7 @@ describe('when the database stops answering during shutdown', () => {
     proxy = await FreezableProxy.start(new URL(db.url));
     const main = await start({ DATABASE_URL: proxy.url(db.url), SHUTDOWN_TIMEOUT: '1' });
     const exit = exitOf(main);
-    expect((await fetch(new URL('/readyz', main.url))).status).toBe(200); // the database answers through it
+    expect((await readyz(main.url)).status).toBe(200); // the database answers through it
 
     proxy.freeze(); // packets to and from PostgreSQL go nowhere from now on, and nothing is closed
     // A request whose query never returns holds its pooled connection, so closing the pool never ends.
@@ -398,17 +366,11 @@ interface HeldMessage {
 /** A TestSmtp that receives each message and then holds its DATA phase until the test releases it. */
 class HoldingSmtp extends TestSmtp {
   private readonly arrived: HeldMessage[];
-  private readonly woken: { wake?: () => void };
 
   constructor() {
     const arrived: HeldMessage[] = [];
-    const woken: { wake?: () => void } = {};
-    super((mail, accept) => {
-      arrived.push({ to: mail.to, release: accept });
-      woken.wake?.();
-    });
+    super((mail, accept) => arrived.push({ to: mail.to, release: accept }));
     this.arrived = arrived;
-    this.woken = woken;
   }
 
   /** Recipients of the messages whose DATA phase was released, i.e. accepted. */
@@ -418,14 +380,7 @@ class HoldingSmtp extends TestSmtp {
 
   /** The next message whose DATA phase has arrived (and is now held). */
   async arrival(timeoutMs = 10_000): Promise<HeldMessage> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.arrived.length === 0) {
-      if (Date.now() > deadline) throw new Error('no message reached the SMTP server');
-      await new Promise<void>((resolve) => {
-        this.woken.wake = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
+    await eventually(() => this.arrived.length > 0, Boolean, { timeoutMs });
     return this.arrived.shift()!;
   }
 }

@@ -1,8 +1,9 @@
 // PostgreSQL not there yet at start-up: the server retries with backoff, says so in the log, then starts.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readyz } from './helpers/client';
 import { LISTENING, spawnMain, stopMain, type StartingMain } from './helpers/main-process';
+import { serverEnv } from './helpers/server-env';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
-import { TEST_JWT_SECRET } from './helpers/test-server';
 
 /** A TCP forwarder standing in for a PostgreSQL that comes up late. */
 function forward(listenPort: number, target: URL): Promise<Server> {
@@ -47,13 +48,7 @@ describe('start-up while PostgreSQL is unavailable', () => {
     const viaProxy = new URL(db.url);
     viaProxy.port = String(port);
 
-    starting = spawnMain({
-      PORT: '0',
-      DATABASE_URL: viaProxy.toString(),
-      DATABASE_POOL_SIZE: String(db.poolSize),
-      JWT_SECRET: TEST_JWT_SECRET,
-      NODE_ENV: 'development',
-    });
+    starting = spawnMain(serverEnv({ url: viaProxy.toString(), poolSize: db.poolSize }));
     starting.listening.catch(() => {}); // awaited below; a failure meanwhile must not be an unhandled rejection
     // Two failed tries logged (the event, not a guess at how long they take): it is waiting, not listening.
     const retries = await starting.output.waitFor(RETRYING, { count: 2, what: 'two retry lines' });
@@ -66,7 +61,7 @@ describe('start-up while PostgreSQL is unavailable', () => {
 
     proxy = await forward(port, target);
     const main = await starting.listening;
-    const ready = await fetch(`${new URL(main.url).origin}/readyz`);
+    const ready = await readyz(main.url);
     expect(ready.status).toBe(200);
   }, 60_000);
 });

@@ -51,3 +51,13 @@ export async function openTab(page: Page, title: string): Promise<void> {
 export async function run(page: Page): Promise<void> {
   await page.getByLabel('Execute query (Ctrl-Enter)').click();
 }
+
+/** Opens tab `title` and its headers editor, once that shows the template's Authorization header. */
+export async function openHeaders(page: Page, title: string): Promise<void> {
+  await openTab(page, title);
+  await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
+  await page
+    .locator(`${editor('request-headers.json')} .view-lines`)
+    .filter({ hasText: 'Authorization' })
+    .waitFor();
+}

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from './eventually';
 
 const ROOT = join(__dirname, '..', '..');
 const LOCK = join(ROOT, 'dist', '.test-build.lock');
@@ -19,18 +20,22 @@ function holderAlive(): boolean {
 /** Takes the lock directory (mkdir is atomic), taking it over from a process that is gone. */
 async function lock(): Promise<() => void> {
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  for (let waited = 0; ; waited += 100) {
+  const started = Date.now();
+  const taken = (): boolean => {
     try {
       mkdirSync(LOCK);
       writeFileSync(join(LOCK, 'pid'), String(process.pid));
-      return () => rmSync(LOCK, { recursive: true, force: true });
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // Give a holder that has just made the directory time to write its pid before calling it gone.
-      if (waited >= 1000 && !holderAlive()) rmSync(LOCK, { recursive: true, force: true });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (Date.now() - started >= 1000 && !holderAlive()) rmSync(LOCK, { recursive: true, force: true });
+      return false;
     }
-  }
+  };
+  // Another run's build holds it for as long as a build takes.
+  await eventually(taken, Boolean, { intervalMs: 100, timeoutMs: 600_000 });
+  return () => rmSync(LOCK, { recursive: true, force: true });
 }
 
 /** Runs `npm run build`; its output is shown only when it fails. */

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { graphqlClient, type GraphQLClient } from './client';
 import { OutputLines } from './output-lines';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -39,10 +40,9 @@ export function spawnDist(
 /** The start line, whatever address it names (127.0.0.1, localhost, 0.0.0.0, [::]); group 1 is the port. */
 export const LISTENING = /listening on http:\/\/(?:\[[^\]\s]*\]|[^\s/:]+):(\d+)\/graphql/;
 
-export interface MainProcess {
+/** `url` (http://127.0.0.1:PORT/graphql) is read from the start-up log line. */
+export interface MainProcess extends GraphQLClient {
   readonly child: ChildProcess;
-  /** http://127.0.0.1:PORT/graphql, read from the start-up log line. */
-  readonly url: string;
   /** Every line it printed so far (stdout lines, stderr chunks). */
   readonly lines: string[];
   /** The same lines as they come, to wait for one. */
@@ -61,8 +61,8 @@ export function spawnMain(env: Record<string, string>, timeoutMs = 60_000): Star
   const child = spawnDist('src/main', [], env);
   const output = new OutputLines(child);
   const listening = output.waitFor(LISTENING, { timeoutMs, what: 'the server to start' }).then(([line]) => ({
+    ...graphqlClient(`http://127.0.0.1:${LISTENING.exec(line!)![1]}/graphql`),
     child,
-    url: `http://127.0.0.1:${LISTENING.exec(line!)![1]}/graphql`,
     lines: output.lines,
     output,
   }));

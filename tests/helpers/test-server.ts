@@ -1,36 +1,21 @@
 // Starts the real HTTP server for one test file: its own database, a real SMTP server, a movable clock.
 import { loadConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/common/logger';
-import { LIMIT_DEFAULTS } from '../../src/config/limits';
 import { createServer, type PortcullisServer } from '../../src/server/create-server';
+import { graphqlClient, type GraphQLClient } from './client';
 import { FakeClock } from './fake-clock';
+import { serverEnv } from './server-env';
 import { TestSmtp } from './smtp';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
-export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
+export { errorCode, type GraphQLResponse } from './client';
+export { RELAXED_LIMITS, TEST_JWT_SECRET } from './server-env';
 
-export const RELAXED_LIMITS: Record<string, string> = {
-  RATE_LIMIT_PER_MINUTE: '1000000',
-  ...Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '1000000/1s'])),
-};
-
-export interface GraphQLResponse<T = Record<string, any>> {
-  status: number;
-  data?: T | null;
-  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
-}
-
-export interface TestApp {
-  readonly url: string;
+export interface TestApp extends GraphQLClient {
   readonly server: PortcullisServer;
   readonly smtp: TestSmtp;
   readonly clock: FakeClock;
   readonly db: TestDatabase;
-  gql<T = Record<string, any>>(
-    query: string,
-    variables?: Record<string, unknown>,
-    opts?: { token?: string; headers?: Record<string, string> },
-  ): Promise<GraphQLResponse<T>>;
   /** Runs SQL on the app's database and returns the rows. */
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
@@ -49,17 +34,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const db = await createTestDatabase(options.postgres);
   const smtp = new TestSmtp();
   await smtp.start();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: String(db.poolSize),
-    SMTP_URL: smtp.url,
-    JWT_SECRET: TEST_JWT_SECRET,
-    BCRYPT_COST: '4',
-    // Request limits out of the way; tests of the limits themselves set them.
-    ...RELAXED_LIMITS,
-    ...options.env,
-  });
+  const config = loadConfig(serverEnv(db, { NODE_ENV: 'test', SMTP_URL: smtp.url, ...options.env }));
   const clock = new FakeClock();
   const server = await createServer(config, {
     clock: options.realClock ? undefined : clock,
@@ -70,18 +45,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const url = `http://127.0.0.1:${port}/graphql`;
 
   return {
-    url,
+    ...graphqlClient(url),
     server,
     smtp,
     clock,
     db,
-    async gql(query, variables, opts = {}) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
-      if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-      const body = (await res.json()) as GraphQLResponse<any>;
-      return { ...body, status: res.status };
-    },
     async sql(query, params) {
       return server.orm.em.getConnection().execute(query, params ?? []);
     },
@@ -91,9 +59,4 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await db.drop();
     },
   };
-}
-
-/** The `extensions.code` of the first error, or undefined. */
-export function errorCode(res: GraphQLResponse): string | undefined {
-  return res.errors?.[0]?.extensions?.code as string | undefined;
 }

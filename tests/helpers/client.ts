@@ -1,0 +1,106 @@
+// The one HTTP client of the tests: GraphQL requests and plain ones, to an in-process server (TestApp) or a child
+// process (MainProcess) alike, answering with the status, the headers and the parsed body.
+
+export interface GraphQLErrorBody {
+  message: string;
+  path?: Array<string | number>;
+  extensions?: Record<string, any>;
+}
+
+/** A GraphQL answer's JSON, as the server sent it. */
+export interface GraphQLBody<T = Record<string, any>> {
+  data?: T | null;
+  errors?: GraphQLErrorBody[];
+}
+
+export interface GraphQLResponse<T = Record<string, any>> extends GraphQLBody<T> {
+  status: number;
+  headers: Headers;
+  body: GraphQLBody<T>;
+}
+
+export interface RequestOptions {
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Any answer: status, headers, the text and, when the text is JSON, its value. */
+export interface HttpAnswer<B = any> {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: B | undefined;
+}
+
+/** A request as `fetch` takes it, for what a GraphQL call cannot express (methods, paths, raw bodies, sizes). */
+export async function httpRequest<B = any>(url: string | URL, init: RequestInit = {}): Promise<HttpAnswer<B>> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: B | undefined;
+  try {
+    body = JSON.parse(text) as B;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body };
+}
+
+/** The fetch options of a GraphQL POST of `payload` (a JSON content type, the token, any other headers). */
+export function graphqlInit(payload: unknown, { token, headers, signal }: RequestOptions = {}): RequestInit {
+  const all: Record<string, string> = { 'content-type': 'application/json', ...headers };
+  if (token !== undefined) all.authorization = `Bearer ${token}`;
+  return { method: 'POST', headers: all, body: JSON.stringify(payload), signal };
+}
+
+/** POSTs a whole GraphQL request (`query`, `variables`, `extensions`…); fails when the answer is not a JSON object. */
+export async function postGraphQL<T = Record<string, any>>(
+  url: string,
+  payload: unknown,
+  options: RequestOptions = {},
+): Promise<GraphQLResponse<T>> {
+  const { status, headers, text, body } = await httpRequest<GraphQLBody<T>>(url, graphqlInit(payload, options));
+  if (body === null || typeof body !== 'object')
+    throw new Error(`HTTP ${status}, not a JSON object: ${text.slice(0, 300)}`);
+  const response = { status, body, data: body.data, errors: body.errors } as GraphQLResponse<T>;
+  // Not enumerable: two answers are equal (toEqual) when the server said the same, whatever their date or request id.
+  return Object.defineProperty(response, 'headers', { value: headers, enumerable: false });
+}
+
+export interface GraphQLClient {
+  /** http://127.0.0.1:PORT/graphql */
+  readonly url: string;
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: RequestOptions,
+  ): Promise<GraphQLResponse<T>>;
+}
+
+export function graphqlClient(url: string): GraphQLClient {
+  return { url, gql: (query, variables, options) => postGraphQL(url, { query, variables }, options) };
+}
+
+/** The `extensions.code` of the first error, or undefined. */
+export function errorCode(res: GraphQLBody<unknown>): string | undefined {
+  return res.errors?.[0]?.extensions?.code as string | undefined;
+}
+
+/** GET /readyz on the origin of `graphqlUrl`. */
+export async function readyz(
+  graphqlUrl: string,
+  init: RequestInit = {},
+): Promise<{ status: number; checks: Record<string, string> }> {
+  const { status, body } = await httpRequest<{ checks: Record<string, string> }>(new URL('/readyz', graphqlUrl), init);
+  return { status, checks: body!.checks };
+}
+
+/** GET /metrics on the origin of `graphqlUrl`, with `token` as a bearer token if given. */
+export async function scrapeMetrics(graphqlUrl: string, token?: string): Promise<{ status: number; text: string }> {
+  const { status, text } = await httpRequest(
+    new URL('/metrics', graphqlUrl),
+    token ? { headers: { authorization: `Bearer ${token}` } } : {},
+  );
+  return { status, text };
+}
