@@ -1,6 +1,5 @@
-// The load generator: `node dist/bench/load.js spec.json`, run by run.ts pinned to its own core. Runs
-// autocannon (a warm-up, then the measured run) as the spec says and prints one JSON LoadResult on stdout.
-import autocannon from 'autocannon';
+// The load generator: `node dist/bench/load.js spec.json`, run by run.ts pinned to its own core. Runs wrk (a
+// warm-up, then the measured run) as the spec says and prints one JSON LoadResult on stdout; wrk inherits the pin.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,138 +12,77 @@ import {
   type LoadSpec,
   type LoginLoad,
 } from './scenarios';
+import { BENCH_METRICS_TOKEN } from './settings';
+import { runWrk, type WrkRun } from './wrk';
+import { PLACEHOLDER } from './wrk-script';
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-/** What one autocannon run needs besides the common options. */
-interface Shape {
-  readonly options: Partial<autocannon.Options>;
-  /** True when a 2xx body is the answer the scenario expects (data, no errors). */
-  readonly ok: (body: string) => boolean;
-  /** Wrong answers only the scenario can see (a refresh answered with a token it had already given). */
-  readonly wrong?: () => number;
-}
+const NO_ERRORS = '"errors"';
 
 function body(query: string, variables?: Record<string, string>): string {
   return JSON.stringify(variables ? { query, variables } : { query });
 }
 
-function shapeOf(spec: LoadSpec, warmup: boolean): Shape {
+/** What wrk sends and expects for this scenario. */
+function wrkRun(spec: LoadSpec, seconds: number, warmup: boolean, offset: number): WrkRun {
+  // wrk sizes a latency histogram by its timeout; an answer after the run ends is not counted anyway.
+  const common = { url: spec.url, connections: spec.connections, seconds, timeoutSeconds: spec.timeoutSeconds };
+  const bounded = { ...common, timeoutSeconds: Math.min(spec.timeoutSeconds, seconds + 5) };
   switch (spec.kind) {
     case 'me': {
-      const ok = (b: string): boolean => b.includes('"me":{"id":"') && !b.includes('"errors"');
-      const bearer = spec.tokens.map((t) => `Bearer ${t}`);
-      if (spec.rotate) {
-        let next = 0;
-        const request: autocannon.Request = {
-          method: 'POST',
-          body: body(ME_QUERY),
-          setupRequest: (req) => {
-            req.headers = { ...req.headers, authorization: bearer[next++ % bearer.length]! };
-            return req;
-          },
-        };
-        return { ok, options: { requests: [request] } };
-      }
-      let connection = 0;
-      return {
-        ok,
-        options: {
-          method: 'POST',
-          body: body(ME_QUERY),
-          setupClient: (client) =>
-            client.setHeaders({ ...JSON_HEADERS, authorization: bearer[connection++ % bearer.length]! }),
-        },
-      };
+      const me = { body: body(ME_QUERY), expect: '"me":{"id":"', forbid: NO_ERRORS };
+      if (spec.rotate) return { ...bounded, ...me, mode: 'rotate', tokens: spec.tokens, offset };
+      // wrk's static request is the same on every connection.
+      if (spec.tokens.length !== 1) throw new Error('`me` without rotate takes exactly one token');
+      return { ...bounded, ...me, mode: 'static', tokens: spec.tokens };
     }
-    case 'refresh': {
-      const tokens = warmup ? spec.warmupTokens : spec.tokens;
-      let connection = 0;
-      let repeated = 0;
+    case 'refresh':
+      // Each request takes a token from the pool and each answer puts its successor back: every session is a chain.
       return {
-        ok: (b) => b.includes('"refreshToken":"') && !b.includes('"errors"'),
-        // A grace-window replay answers with the successor it gave before: the chain would not be rotating.
-        wrong: () => repeated,
-        options: {
-          // Every connection owns one session and sends the token the previous answer returned.
-          setupClient: (client) => {
-            const own = { token: tokens[connection++ % tokens.length]!, previous: '' };
-            client.setRequests([
-              {
-                method: 'POST',
-                setupRequest: (req) => ({ ...req, body: body(REFRESH_MUTATION, { t: own.token }) }),
-                onResponse: (_status, text) => {
-                  const next = /"refreshToken":"([^"]+)"/.exec(text)?.[1];
-                  if (next === undefined) return;
-                  if (next === own.token || next === own.previous) repeated++;
-                  own.previous = own.token;
-                  own.token = next;
-                },
-              },
-            ]);
-          },
-        },
+        ...bounded,
+        mode: 'chain',
+        body: body(REFRESH_MUTATION, { t: PLACEHOLDER }),
+        tokens: warmup ? spec.warmupTokens : spec.tokens,
+        expect: '"refreshToken":"',
+        forbid: NO_ERRORS,
       };
-    }
     case 'login':
       return {
-        ok: (b) => b.includes('"accessToken":"') && !b.includes('"errors"'),
-        options: { method: 'POST', body: body(LOGIN_MUTATION, { e: spec.email, p: spec.password }) },
+        ...bounded,
+        mode: 'static',
+        body: body(LOGIN_MUTATION, { e: spec.email, p: spec.password }),
+        expect: '"accessToken":"',
+        forbid: NO_ERRORS,
       };
     case 'soak': {
-      // A new email on every request; a random part so that no two runs (or instances) share one.
+      // A new email on every request; a random part so that no two runs (or instances) share one. Every
+      // attempt must reach the password check: a RATE_LIMITED here would mean distinct emails share a counter.
       const run = randomBytes(3).toString('hex');
-      let n = 0;
-      const request: autocannon.Request = {
-        method: 'POST',
-        setupRequest: (req) => ({
-          ...req,
-          body: body(LOGIN_MUTATION, { e: `soak-${run}-${++n}@${spec.domain}`, p: spec.password }),
-        }),
-      };
-      // Every attempt must reach the password check: a RATE_LIMITED here would mean distinct emails share a counter.
       return {
-        ok: (b) => b.includes('"code":"INVALID_CREDENTIALS"'),
-        options: { requests: [request], amount: spec.amount },
+        ...common,
+        seconds: Math.ceil(spec.amount / 20) + 60, // a bound: wrk stops after `amount` answers
+        mode: 'count',
+        body: body(LOGIN_MUTATION, { e: `soak-${run}-${PLACEHOLDER}@${spec.domain}`, p: spec.password }),
+        expect: '"code":"INVALID_CREDENTIALS"',
+        amount: spec.amount,
       };
     }
   }
 }
 
-async function fire(spec: LoadSpec, seconds: number, warmup: boolean): Promise<LoadResult> {
-  const shape = shapeOf(spec, warmup);
-  let sampleError: string | undefined;
-  const result = await autocannon({
-    url: spec.url,
-    connections: spec.connections,
-    duration: seconds, // ignored by autocannon when the shape sets an `amount`
-    timeout: spec.timeoutSeconds,
-    headers: JSON_HEADERS,
-    ...shape.options,
-    verifyBody: (b) => {
-      const text = String(b);
-      if (shape.ok(text)) return true;
-      sampleError ??= text.slice(0, 300);
-      return false;
-    },
-  });
-  const connection = result.errors - result.timeouts;
-  const wrong = shape.wrong?.() ?? 0;
-  if (wrong > 0) sampleError ??= `${wrong} refresh answers repeated a token already received`;
+async function fire(spec: LoadSpec, seconds: number, warmup: boolean, offset = 0): Promise<LoadResult> {
+  const r = await runWrk(wrkRun(spec, seconds, warmup, offset));
+  const connection = r.socket.connect + r.socket.read + r.socket.write;
+  const badBody = r.bad + r.repeated;
   return {
-    requests: result.requests.total,
-    seconds: result.duration,
-    requestsPerSecond: result.requests.total / result.duration,
-    latency: {
-      mean: result.latency.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      max: result.latency.max,
-    },
-    // Every non-2xx answer also fails `ok` (its body is an error), so mismatches already hold them.
-    errors: result.errors + result.mismatches + wrong,
-    errorDetail: { connection, timeouts: result.timeouts, non2xx: result.non2xx, badBody: result.mismatches + wrong },
-    ...(sampleError === undefined ? {} : { sampleError }),
+    requests: r.requests,
+    seconds: r.seconds,
+    requestsPerSecond: r.requests / r.seconds,
+    latency: r.latency,
+    errors: connection + r.socket.timeout + r.non2xx + badBody,
+    errorDetail: { connection, timeouts: r.socket.timeout, non2xx: r.non2xx, badBody },
+    ...(r.sample === '' ? {} : { sampleError: r.sample }),
+    generator: { tool: 'wrk', busyPercent: r.busyPercent, coreBusyPercent: r.coreBusyPercent },
+    sent: r.sent,
   };
 }
 
@@ -165,11 +103,17 @@ function percentile(sorted: readonly number[], p: number): number {
  */
 async function probe(spec: LoginLoad, running: Promise<unknown>): Promise<EventLoopProbe> {
   const metricsUrl = new URL('/metrics', spec.url).href;
+  const scrape = async (): Promise<string> => {
+    const res = await fetch(metricsUrl, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`GET /metrics answered ${res.status}: ${text.slice(0, 200)}`);
+    return text;
+  };
   const healthzUrl = new URL('/healthz', spec.url).href;
   const openAt = Math.min(2, spec.seconds / 4);
   const closeAt = spec.seconds - 1;
   await sleep(openAt * 1000);
-  await (await fetch(metricsUrl)).text();
+  await scrape();
   const opened = performance.now();
   const pings: number[] = [];
   while (performance.now() - opened < (closeAt - openAt) * 1000) {
@@ -179,7 +123,7 @@ async function probe(spec: LoginLoad, running: Promise<unknown>): Promise<EventL
     if (res.ok) pings.push(performance.now() - t);
     await sleep(25);
   }
-  const text = await (await fetch(metricsUrl)).text();
+  const text = await scrape();
   const windowSeconds = (performance.now() - opened) / 1000;
   await running;
   pings.sort((a, b) => a - b);
@@ -191,6 +135,7 @@ async function probe(spec: LoginLoad, running: Promise<unknown>): Promise<EventL
       count: pings.length,
       mean: pings.reduce((a, b) => a + b, 0) / pings.length,
       p50: percentile(pings, 50),
+      p90: percentile(pings, 90),
       p99: percentile(pings, 99),
       max: pings.at(-1) ?? NaN,
     },
@@ -198,12 +143,33 @@ async function probe(spec: LoginLoad, running: Promise<unknown>): Promise<EventL
   };
 }
 
+/** The busier of two generator figures: the claim is about the worst moment. */
+function busier(a: LoadResult['generator'], b: LoadResult['generator']): LoadResult['generator'] {
+  if (!a || !b) return a ?? b;
+  return {
+    tool: a.tool,
+    busyPercent: Math.max(a.busyPercent, b.busyPercent),
+    coreBusyPercent:
+      a.coreBusyPercent === null || b.coreBusyPercent === null
+        ? (a.coreBusyPercent ?? b.coreBusyPercent)
+        : Math.max(a.coreBusyPercent, b.coreBusyPercent),
+  };
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
   const warm = spec.warmupSeconds > 0 ? await fire(spec, spec.warmupSeconds, true) : undefined;
-  const measured = fire(spec, spec.seconds, false);
+  // A rotating run goes on with the tokens after the warm-up's: a "session not seen before" stays unseen.
+  const measured = fire(spec, spec.seconds, false, warm?.sent ?? 0);
   const probed = spec.kind === 'login' && spec.probe ? await probe(spec, measured) : undefined;
   let result: LoadResult = await measured;
+  if (warm) {
+    result = {
+      ...result,
+      generator: busier(result.generator, warm.generator),
+      sent: (result.sent ?? 0) + (warm.sent ?? 0),
+    };
+  }
   if (warm && warm.errors > 0) {
     result = {
       ...result,

@@ -1,5 +1,5 @@
 // Child processes of the benchmark, each pinned to one CPU with taskset: the server under test (compiled JS
-// from dist/, never ts-node), the bare baseline, and the load generator.
+// from dist/, never ts-node), the baselines, and the load generator (load.js, which runs wrk on its own CPU).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +14,12 @@ export interface Pinned {
   readonly output: string[];
 }
 
+const live = new Set<ChildProcess>();
+// A bench interrupted (SIGINT, SIGTERM, an error) leaves no server running on the shared machine.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGTERM'); // load.js then stops wrk and deletes its token files
+});
+
 /** `taskset -c cpu node …args` (plain `node …args` where taskset is missing, with a warning). */
 export function spawnPinned(cpu: number, args: readonly string[], env: Record<string, string>): Pinned {
   if (!HAS_TASKSET) process.stderr.write(`warning: taskset not found; ${args[args.length - 1]} is not pinned\n`);
@@ -24,6 +30,8 @@ export function spawnPinned(cpu: number, args: readonly string[], env: Record<st
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const output: string[] = [];
   const keep = (d: Buffer): void => {
     output.push(d.toString());
@@ -46,13 +54,18 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `url` until it answers 200; throws with the process output if it exits or takes too long. */
-export async function waitReady(proc: Pinned, url: string, timeoutMs = 60_000): Promise<void> {
+export async function waitReady(
+  proc: Pinned,
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     if (proc.child.exitCode !== null)
       throw new Error(`process exited with ${proc.child.exitCode}:\n${proc.output.join('')}`);
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetch(url, { headers })).ok) return;
     } catch {
       // not listening yet
     }

@@ -63,6 +63,8 @@ export interface Check {
 export interface Report {
   readonly machine: Machine;
   readonly rows: readonly Row[];
+  /** Every round of the interleaved rows, by row name (the rows hold their medians). */
+  readonly rounds?: Readonly<Record<string, readonly LoadResult[]>>;
   /** Absent when only the soak ran (BENCH_ONLY=soak). */
   readonly eventLoop?: EventLoopProbe;
   readonly checks: readonly Check[];
@@ -111,6 +113,27 @@ export function soakChecks(soak: SoakResult): Check[] {
 
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
+/** Most the load generator may be busy for a figure to measure the server, not the generator. */
+export const GENERATOR_BUSY_MAX = 80;
+
+/** Issue 13: the load generator's core was below 80% busy in every scenario (wrk's own CPU time). */
+export function generatorCheck(rows: readonly Row[]): Check[] {
+  const measured = rows.filter((r) => r.result.generator !== undefined);
+  if (measured.length === 0) return [];
+  const busiest = measured.reduce((a, b) =>
+    b.result.generator!.busyPercent > a.result.generator!.busyPercent ? b : a,
+  );
+  const busy = busiest.result.generator!.busyPercent;
+  return [
+    {
+      what: 'load generator (wrk) busy, busiest scenario',
+      value: `${f(busy)}% (${busiest.name})`,
+      target: `< ${GENERATOR_BUSY_MAX}%`,
+      ok: busy < GENERATOR_BUSY_MAX,
+    },
+  ];
+}
+
 export function markdown(report: Report): string {
   const m = report.machine;
   const e = report.eventLoop;
@@ -118,12 +141,16 @@ export function markdown(report: Report): string {
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, PostgreSQL ${m.postgres}, bcrypt cost ${m.bcryptCost}, ` +
       `load average ${m.loadAverage} at start, ${m.date}, commit ${m.commit}`,
     '',
-    '| scenario | connections | req/s | p50 ms | p99 ms | max ms | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| scenario | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | generator busy % | its core busy % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.rows.map(({ name, connections, result: r }) => {
       const warm = r.warmupErrors ?? 0;
       const errors = `${r.errors}${warm > 0 ? ` (+${warm} warm-up)` : ''}${r.errors + warm > 0 ? ' ✗' : ''}`;
-      return `| ${name} | ${connections} | ${f(r.requestsPerSecond)} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ${errors} |`;
+      const g = r.generator;
+      const busy = g ? `${f(g.busyPercent, 0)}${g.busyPercent >= GENERATOR_BUSY_MAX ? ' ✗' : ''}` : '–';
+      const core = g?.coreBusyPercent == null ? '–' : f(g.coreBusyPercent, 0);
+      const l = r.latency;
+      return `| ${name} | ${connections} | ${f(r.requestsPerSecond)} | ${f(l.p50)} | ${f(l.p90)} | ${f(l.p99)} | ${f(l.max)} | ${errors} | ${busy} | ${core} |`;
     }),
     ...(e
       ? [

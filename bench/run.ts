@@ -1,11 +1,23 @@
-// `npm run bench`: Portcullis under autocannon against a bare Apollo baseline, on the configured PostgreSQL.
+// `npm run bench`: Portcullis under wrk against bare Apollo baselines, on the configured PostgreSQL.
 // Server on one CPU, load generator on the other, one scenario at a time, each against a fresh server process.
-// Prints a Markdown table and writes bench/results/latest.json; exits 1 if any scenario saw an error.
+// Prints a Markdown table and writes bench/results/latest.json; exits 1 if any scenario saw an error (a missed
+// target is only reported). BENCH_ONLY=me runs only the interleaved baselines and `me` rounds, BENCH_ONLY=soak the soak.
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { login, loginAll } from './api';
 import { clearBenchRows, connect, postgresVersion, recreateDatabase, upsertUser, userCount } from './database';
+import { interleave, meChecks, medianRow, type Contender, type MeComparison } from './me-rounds';
 import { ROOT } from './processes';
-import { describeMachine, markdown, soakChecks, writeJson, type Check, type Row } from './report';
+import {
+  describeMachine,
+  generatorCheck,
+  markdown,
+  soakChecks,
+  writeJson,
+  type Check,
+  type Report,
+  type Row,
+} from './report';
 import type { LoadResult, LoadSpec } from './scenarios';
 import {
   addSessions,
@@ -19,8 +31,9 @@ import {
 import { readSettings, type Settings } from './settings';
 import { runSoak, type SoakResult } from './soak';
 import { startSmtpSink } from './smtp-sink';
-import { load, startBare, startPortcullis, withTarget, type Target } from './targets';
+import { load, startBaseline, startPortcullis, withTarget, type Baseline, type Target } from './targets';
 import { mintAccessToken } from './tokens';
+import { WRK_MISSING, wrkInstalled } from './wrk';
 
 const LOGIN_EMAIL = `login@${BENCH_DOMAIN}`;
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -52,8 +65,35 @@ const soakRow = (s: Settings, soak: SoakResult): Row => ({
   result: soak.load,
 });
 
+/** One line for the log: enough to see a run go wrong while the bench still runs. */
+const brief = (r: LoadResult): string =>
+  `${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms, ` +
+  `${r.errors + (r.warmupErrors ?? 0)} errors, wrk ${r.generator?.busyPercent.toFixed(0) ?? '?'}% busy ` +
+  `(its core ${r.generator?.coreBusyPercent?.toFixed(0) ?? '?'}%)`;
+
+/** Notes the errors, prints and saves the report; exit code 1 if any row saw an error (a missed target is not one). */
+function finish(report: Report & { readonly notes: string[] }, file: string, started: number): void {
+  const failed = report.rows.filter((r) => r.result.errors + (r.result.warmupErrors ?? 0) > 0);
+  for (const r of failed) {
+    report.notes.push(
+      `**${r.name}: ${r.result.errors} errors (+${r.result.warmupErrors ?? 0} in the warm-up)** ${JSON.stringify(r.result.errorDetail)}; first: ${r.result.sampleError ?? '(connection errors)'}`,
+    );
+  }
+  report.notes.push(
+    `Load average ${(Math.round(loadavg()[0]! * 100) / 100).toString()} at the end. Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  );
+  writeJson(join(RESULTS, file), report);
+  process.stdout.write(markdown(report));
+  if (failed.length > 0) {
+    process.stderr.write(
+      `FAILED: ${failed.map((r) => r.name).join('; ')} saw errors: these numbers are not a benchmark.\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
 /** BENCH_ONLY=soak: a database with the bench users, then only the soak. */
-async function soakOnly(s: Settings, started: number): Promise<Row[]> {
+async function soakOnly(s: Settings, started: number): Promise<void> {
   if (s.ownsDatabase) await recreateDatabase(s.databaseUrl);
   const db = await connect(s.databaseUrl);
   if (!s.ownsDatabase) await clearBenchRows(db);
@@ -69,21 +109,28 @@ async function soakOnly(s: Settings, started: number): Promise<Row[]> {
   await db.end();
   await smtp.close();
   const rows = [soakRow(s, soak)];
-  const notes = [`BENCH_ONLY=soak. Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`];
-  const report = { machine, rows, checks: soakChecks(soak), soak, notes };
-  writeJson(join(RESULTS, 'soak.json'), report);
-  process.stdout.write(markdown(report));
-  return rows;
+  const checks = [...soakChecks(soak), ...generatorCheck(rows)];
+  finish({ machine, rows, checks, soak, notes: ['BENCH_ONLY=soak.'] }, 'soak.json', started);
+}
+
+/** The seeded users' tokens, all from `login` through the API but the never-seen sessions' (minted here). */
+interface Tokens {
+  readonly me: string;
+  readonly spread: readonly string[];
+  readonly refreshWarmup: readonly string[];
+  readonly refresh: readonly string[];
+  readonly fresh: readonly string[];
 }
 
 async function main(): Promise<void> {
   const s = readSettings();
   const started = Date.now();
-  if (s.only === 'soak') {
-    const failed = (await soakOnly(s, started)).filter((r) => r.result.errors > 0);
-    if (failed.length > 0) process.exitCode = 1;
+  if (!wrkInstalled()) {
+    process.stderr.write(`${WRK_MISSING}\n`); // before anything is dropped or seeded
+    process.exitCode = 1;
     return;
   }
+  if (s.only === 'soak') return soakOnly(s, started);
   const notes: string[] = [];
   if (s.ownsDatabase) {
     log(`recreating ${s.databaseUrl}`);
@@ -101,22 +148,35 @@ async function main(): Promise<void> {
     (tokens: readonly string[], rotate: boolean) =>
     (url: string): LoadSpec => ({ ...base, url, kind: 'me', rotate, tokens });
   const rows: Row[] = [];
-  const run = async (
-    name: string,
-    start: () => Promise<Target>,
-    spec: (url: string) => LoadSpec,
-  ): Promise<LoadResult> => {
+  const measure = async (name: string, start: () => Promise<Target>, spec: (url: string) => LoadSpec): Promise<Row> => {
     log(`${name}…`);
     const row = await withTarget(start, async (t) => {
       const sp = spec(t.url);
       return { name, connections: sp.connections, result: await load(s, sp) };
     });
+    log(`  ${brief(row.result)}`);
+    return row;
+  };
+  const run = async (
+    name: string,
+    start: () => Promise<Target>,
+    spec: (url: string) => LoadSpec,
+  ): Promise<LoadResult> => {
+    const row = await measure(name, start, spec);
     rows.push(row);
     return row.result;
   };
   /** Tokens for `perUser` new sessions of each of these users: no `me` request of a run repeats a session. */
   const freshTokens = async (users: number[], perUser: number) =>
     (await addSessions(db, users.map(benchEmail), perUser)).map((x) => mintAccessToken(x.userId, x.sessionId));
+  /** A note when a run meant to name a new session on every request had to repeat some. */
+  const noteRepeats = (results: readonly LoadResult[], tokens: number): void => {
+    const sent = Math.max(...results.map((r) => r.sent ?? 0));
+    if (sent > tokens)
+      notes.push(
+        `A "session not seen before" run sent ${thousands(sent)} requests over ${thousands(tokens)} sessions: some repeated (raise BENCH_FRESH_SESSIONS).`,
+      );
+  };
 
   // Seeded users share one cheap (cost 4) hash so that logging hundreds of them in is quick; the login
   // scenario's user has a hash at the configured cost. These tokens all come from `login`, through the API.
@@ -133,50 +193,92 @@ async function main(): Promise<void> {
       refresh: (await all(range(1, s.connections))).map((x) => x.refreshToken),
     };
   });
-  const fresh = await freshTokens(range(1, s.smallUsers), Math.ceil(s.freshSessions / s.smallUsers));
+  const tokens: Tokens = {
+    ...setup,
+    fresh: await freshTokens(range(1, s.smallUsers), Math.ceil(s.freshSessions / s.smallUsers)),
+  };
   const machine = describeMachine(await postgresVersion(db), s.bcryptCost);
+  const manyLabel = (n: number) => `${thousands(n)} users' tokens in turn`;
+  /** The three `me` variants' row names for a users table of this size. */
+  const meNames = (users: number) => {
+    const table = `${thousands(users)} users`;
+    return {
+      one: `\`me\`, 1 token, ${table}`,
+      many: `\`me\`, ${manyLabel(tokens.spread.length)}, ${table}`,
+      fresh: `\`me\`, a session not seen before on every request, ${table}`,
+    };
+  };
 
-  const baseline = await run(
-    'bare Apollo 5 `me` (JWT verify, constant answer)',
-    () => startBare(s),
-    me([setup.me], false),
+  // Issue 13's comparison: baselines and `me` interleaved, round after round; the rows are the medians.
+  const small = meNames(await userCount(db));
+  const profiled = (name: string) => (round: number) =>
+    portcullis(
+      s.profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', `me-${name}-r${round}.cpuprofile`] : [],
+    );
+  const baseline = (kind: Baseline) => () => () => startBaseline(s, kind);
+  const standalone: Contender = {
+    name: 'bare Apollo 5 standalone `me` (startStandaloneServer, JWT verified in context, constant answer)',
+    start: baseline('standalone'),
+    spec: me([tokens.me], false),
+  };
+  const oneToken: Contender = { name: small.one, start: profiled('1-token'), spec: me([tokens.me], false) };
+  const express: Contender = {
+    name: 'bare Apollo 5 on Express 5 `me` (the old baseline: JWT verified, constant answer)',
+    start: baseline('express'),
+    spec: me([tokens.me], false),
+  };
+  const manyUsers: Contender = { name: small.many, start: profiled('many-users'), spec: me(tokens.spread, true) };
+  const apolloPg: Contender = {
+    name: 'naive peer: Apollo 5 standalone + one pg prepared-statement user lookup per request (next row’s tokens)',
+    start: baseline('apollo-pg'),
+    spec: me(tokens.fresh, true),
+  };
+  const newSession: Contender = {
+    name: small.fresh,
+    start: profiled('new-session-every-request'),
+    spec: me(tokens.fresh, true),
+  };
+  // Baseline, Portcullis, baseline, Portcullis…; BENCH_ONLY=me leaves out the old Express baseline to save time.
+  const contenders = [standalone, oneToken, ...(s.only === 'me' ? [] : [express]), manyUsers, apolloPg, newSession];
+  const byContender = await interleave(contenders, s.rounds, measure);
+  const medians = contenders.map((c, i) => medianRow(c.name, byContender[i]!));
+  rows.push(...medians);
+  const rounds = Object.fromEntries(contenders.map((c, i) => [c.name, byContender[i]!.map((r) => r.result)]));
+  const of = (c: Contender): LoadResult => medians[contenders.indexOf(c)]!.result;
+  const comparison: MeComparison = {
+    standalone: of(standalone),
+    apolloPg: of(apolloPg),
+    oneToken: of(oneToken),
+    manyUsers: of(manyUsers),
+    newSession: of(newSession),
+  };
+  notes.push(
+    `The first ${contenders.length} rows are ${s.rounds > 1 ? `medians of ${s.rounds} interleaved rounds (each round in the JSON's \`rounds\`)` : 'one round'}, each run against a fresh server: ${s.warmupSeconds} s warm-up + ${s.seconds} s measured.`,
+  );
+  noteRepeats(
+    byContender[contenders.indexOf(newSession)]!.map((r) => r.result),
+    tokens.fresh.length,
   );
   if (s.profile)
     notes.push(
-      'The small-table `me` runs ran under --cpu-prof (bench/results/me-*.cpuprofile): their numbers carry the profiler’s overhead.',
+      'The small-table `me` runs ran under --cpu-prof (bench/results/me-*-r<round>.cpuprofile): their numbers carry the profiler’s overhead.',
     );
-  /** The three `me` variants: one token; many users' tokens in turn; a session not seen before on every request. */
-  const meRuns = async (
-    users: number,
-    one: string,
-    many: readonly string[],
-    fresh: readonly string[],
-    profile = false,
-  ) => {
-    const start = (name: string) =>
-      portcullis(profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', `me-${name}.cpuprofile`] : []);
-    const table = `${thousands(users)} users`;
-    return [
-      await run(`\`me\`, 1 token, ${table}`, start('1-token'), me([one], false)),
-      await run(
-        `\`me\`, ${thousands(many.length)} users' tokens in turn, ${table}`,
-        start('many-users'),
-        me(many, true),
-      ),
-      await run(
-        `\`me\`, a session not seen before on every request, ${table}`,
-        start('new-session-every-request'),
-        me(fresh, true),
-      ),
-    ];
-  };
-  const smallRuns = await meRuns(await userCount(db), setup.me, setup.spread, fresh, s.profile);
+  const checks: Check[] = [...meChecks(comparison, manyLabel(tokens.spread.length))];
+
+  if (s.only === 'me') {
+    await db.end();
+    await smtp.close();
+    checks.push(...generatorCheck(rows));
+    finish({ machine, rows, rounds, checks, notes: ['BENCH_ONLY=me.', ...notes] }, 'me.json', started);
+    return;
+  }
+
   const refresh = await run('`refresh` (own session per connection, chained)', portcullis(), (url) => ({
     ...base,
     url,
     kind: 'refresh',
-    warmupTokens: setup.refreshWarmup,
-    tokens: setup.refresh,
+    warmupTokens: tokens.refreshWarmup,
+    tokens: tokens.refresh,
   }));
   // No warm-up: logins a warm-up abandons would keep the thread pool busy well into the measured run.
   const logins =
@@ -206,43 +308,28 @@ async function main(): Promise<void> {
     `Seeded ${thousands(added)} users (one session each) in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s.`,
   );
   const largeSpread = await withTarget(portcullis(), (t) =>
-    loginAll(t.url, pickUsers(setup.spread.length, s.largeUsers).map(benchEmail), BENCH_PASSWORD),
+    loginAll(t.url, pickUsers(tokens.spread.length, s.largeUsers).map(benchEmail), BENCH_PASSWORD),
   );
   const largeFresh = await freshTokens(pickUsers(s.freshSessions, s.largeUsers), 1);
-  const largeRuns = await meRuns(
-    await userCount(db),
-    setup.me,
-    largeSpread.map((x) => x.accessToken),
-    largeFresh,
-  );
+  // One round each: compared with the small table's medians.
+  const large = meNames(await userCount(db));
+  const largeMany = largeSpread.map((x) => x.accessToken);
+  const largeRuns = [
+    await run(large.one, portcullis(), me([tokens.me], false)),
+    await run(large.many, portcullis(), me(largeMany, true)),
+    await run(large.fresh, portcullis(), me(largeFresh, true)),
+  ];
   await db.end();
   await smtp.close();
-  for (const [r, tokens] of [
-    [smallRuns[2]!, fresh.length],
-    [largeRuns[2]!, largeFresh.length],
-  ] as const) {
-    const sent = r.requestsPerSecond * (s.warmupSeconds + s.seconds);
-    if (sent > tokens)
-      notes.push(
-        `A "session not seen before" run sent ~${thousands(Math.round(sent))} requests over ${thousands(tokens)} sessions: some repeated (raise BENCH_FRESH_SESSIONS).`,
-      );
-  }
+  noteRepeats([largeRuns[2]!], largeFresh.length);
 
-  const meSmall = smallRuns[0]!;
-  const rps = meSmall.requestsPerSecond / baseline.requestsPerSecond;
+  const smallRuns = [comparison.oneToken, comparison.manyUsers, comparison.newSession];
   const ev = probed.probe!;
-  const checks: Check[] = [
-    { what: '`me` req/s ÷ bare Apollo req/s', value: rps.toFixed(2), target: '≥ 0.60', ok: rps >= 0.6 },
-    {
-      what: '`me` p99 vs bare Apollo p99',
-      value: `${meSmall.latency.p99} vs ${baseline.latency.p99} ms`,
-      target: '≤',
-      ok: meSmall.latency.p99 <= baseline.latency.p99,
-    },
+  checks.push(
     ...['1 token', 'many users in turn', 'new session every request'].map((label, i) => {
-      const [large, small] = [largeRuns[i]!.latency, smallRuns[i]!.latency];
-      const r = large.p50 / small.p50;
-      const value = `${r.toFixed(2)} (mean ${(large.mean / small.mean).toFixed(2)})`;
+      const [l, sm] = [largeRuns[i]!.latency, smallRuns[i]!.latency];
+      const r = l.p50 / sm.p50;
+      const value = `${r.toFixed(2)} (mean ${(l.mean / sm.mean).toFixed(2)})`;
       return { what: `\`me\` p50, large ÷ small table (${label})`, value, target: '≤ 1.10', ok: r <= 1.1 };
     }),
     {
@@ -258,23 +345,9 @@ async function main(): Promise<void> {
       ok: refresh.requestsPerSecond >= 500,
     },
     ...soakChecks(soak),
-  ];
-  const failed = rows.filter((r) => r.result.errors + (r.result.warmupErrors ?? 0) > 0);
-  for (const r of failed) {
-    notes.push(
-      `**${r.name}: ${r.result.errors} errors (+${r.result.warmupErrors ?? 0} in the warm-up)** ${JSON.stringify(r.result.errorDetail)}; first: ${r.result.sampleError ?? '(connection errors)'}`,
-    );
-  }
-  notes.push(`Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-  const report = { machine, rows, eventLoop: ev, checks, soak, notes };
-  writeJson(join(RESULTS, 'latest.json'), report);
-  process.stdout.write(markdown(report));
-  if (failed.length > 0) {
-    process.stderr.write(
-      `FAILED: ${failed.map((r) => r.name).join('; ')} saw errors: these numbers are not a benchmark.\n`,
-    );
-    process.exitCode = 1;
-  }
+    ...generatorCheck(rows),
+  );
+  finish({ machine, rows, rounds, eventLoop: ev, checks, soak, notes }, 'latest.json', started);
 }
 
 main().catch((err: unknown) => {

@@ -12,7 +12,7 @@ interface LoadBase {
   /** Seconds of load whose numbers are thrown away (JIT, pools, caches) before the measured run. */
   readonly warmupSeconds: number;
   readonly seconds: number;
-  /** Seconds autocannon waits for one answer before counting a timeout. */
+  /** Seconds wrk waits for one answer before counting a timeout (at most the run's length: wrk sizes a histogram by it). */
   readonly timeoutSeconds: number;
 }
 
@@ -55,8 +55,18 @@ export type LoadSpec = MeLoad | RefreshLoad | LoginLoad | SoakLoad;
 export interface Latency {
   readonly mean: number;
   readonly p50: number;
+  readonly p90: number;
   readonly p99: number;
   readonly max: number;
+}
+
+/** The load generator's own cost: whether a figure measures the server or the generator. */
+export interface GeneratorLoad {
+  readonly tool: 'wrk';
+  /** wrk's CPU time (user + system, all its threads) over the run's wall time, % of one core. */
+  readonly busyPercent: number;
+  /** The whole load core's busy time over the same span (wrk, the probe, and anything else on it), or null. */
+  readonly coreBusyPercent: number | null;
 }
 
 export interface EventLoopProbe {
@@ -89,4 +99,8 @@ export interface LoadResult {
   /** The first wrong answer seen, to make a failure explainable. */
   readonly sampleError?: string;
   readonly probe?: EventLoopProbe;
+  /** The busiest of the warm-up and the measured run. */
+  readonly generator?: GeneratorLoad;
+  /** Requests sent, warm-up included: with a new token per request, more than there are tokens means some repeated. */
+  readonly sent?: number;
 }

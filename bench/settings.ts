@@ -4,6 +4,8 @@ import { LIMIT_DEFAULTS } from '../src/config/limits';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/portcullis_bench';
 /** A fixed, bench-only HS256 secret: the server and the bare baseline verify the same tokens with it. */
 export const BENCH_JWT_SECRET = 'portcullis-benchmark-secret-not-for-production-0123456789';
+/** Production serves GET /metrics only with a token; the login scenario's event-loop probe scrapes it. */
+export const BENCH_METRICS_TOKEN = 'portcullis-benchmark-metrics-token';
 
 function num(name: string, def: number): number {
   const raw = process.env[name];
@@ -13,10 +15,10 @@ function num(name: string, def: number): number {
   return n;
 }
 
-function only(): 'soak' | null {
+function only(): 'soak' | 'me' | null {
   const raw = process.env.BENCH_ONLY?.trim();
   if (!raw) return null;
-  if (raw !== 'soak') throw new Error(`BENCH_ONLY can only be "soak", got "${raw}"`);
+  if (raw !== 'soak' && raw !== 'me') throw new Error(`BENCH_ONLY can only be "soak" or "me", got "${raw}"`);
   return raw;
 }
 
@@ -35,6 +37,8 @@ export interface Settings {
   readonly spreadUsers: number;
   /** Seeded sessions with minted tokens for the variant where no request repeats a session (cache-cold). */
   readonly freshSessions: number;
+  /** Interleaved rounds of the baselines and the small-table `me` scenarios; each row is the median over them. */
+  readonly rounds: number;
   readonly serverCpu: number;
   readonly loadCpu: number;
   /** Write a V8 CPU profile of the server during the `me` scenario to bench/results/. */
@@ -43,8 +47,8 @@ export interface Settings {
   readonly soakAttempts: number;
   /** Real logins and real requestOtp calls timed on the fresh server, and again after the soak. */
   readonly soakProbes: number;
-  /** BENCH_ONLY=soak: seed the users and run only the soak. */
-  readonly only: 'soak' | null;
+  /** BENCH_ONLY=soak: seed the users and run only the soak; BENCH_ONLY=me: only the baselines and `me` rounds. */
+  readonly only: 'soak' | 'me' | null;
 }
 
 export function readSettings(): Settings {
@@ -54,13 +58,14 @@ export function readSettings(): Settings {
     ownsDatabase: !url,
     bcryptCost: num('BCRYPT_COST', 12),
     connections: num('BENCH_CONNECTIONS', 50),
-    warmupSeconds: num('BENCH_WARMUP', 3),
+    warmupSeconds: num('BENCH_WARMUP', 10),
     seconds: num('BENCH_SECONDS', 10),
     loginSeconds: num('BENCH_LOGIN_SECONDS', 12),
     smallUsers: num('BENCH_SMALL_USERS', 1_000),
     largeUsers: num('BENCH_LARGE_USERS', 1_000_000),
     spreadUsers: num('BENCH_SPREAD_USERS', 1_000),
     freshSessions: num('BENCH_FRESH_SESSIONS', 100_000),
+    rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 2))),
     serverCpu: num('BENCH_SERVER_CPU', 0),
     loadCpu: num('BENCH_LOAD_CPU', 1),
     profile: process.env.BENCH_PROFILE === '1',
@@ -86,6 +91,7 @@ export function serverEnv(settings: Settings, port: number, smtpPort: number): R
     PORT: String(port),
     DATABASE_URL: settings.databaseUrl,
     JWT_SECRET: BENCH_JWT_SECRET,
+    METRICS_TOKEN: BENCH_METRICS_TOKEN,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     LOG_LEVEL: 'warn',
     BCRYPT_COST: String(settings.bcryptCost),

@@ -1,5 +1,5 @@
-// The two servers under load — Portcullis (`node dist/src/main.js`) and the bare Apollo baseline — started
-// fresh for each scenario on the server CPU, and the load generator run against them on the other CPU.
+// The servers under load — Portcullis (`node dist/src/main.js`) and the baselines — started fresh for each
+// scenario on the server CPU, and the load generator run against them on the other CPU.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,14 +33,21 @@ export async function startPortcullis(
   return { url: `http://127.0.0.1:${port}/graphql`, proc };
 }
 
-export async function startBare(settings: Settings): Promise<Target> {
+/**
+ * The baselines: `standalone` is Apollo 5's startStandaloneServer with a constant `me`, `apollo-pg` the same with
+ * one pg lookup per request (standalone-apollo.ts); `express` the old Apollo-on-Express 5 one (bare-apollo.ts).
+ */
+export type Baseline = 'standalone' | 'apollo-pg' | 'express';
+
+export async function startBaseline(settings: Settings, kind: Baseline): Promise<Target> {
   const port = await freePort();
-  const proc = spawnPinned(settings.serverCpu, ['dist/bench/bare-apollo.js'], {
-    NODE_ENV: 'production',
-    PORT: String(port),
-    JWT_SECRET: BENCH_JWT_SECRET,
-  });
-  await waitReady(proc, `http://127.0.0.1:${port}/healthz`);
+  const env: Record<string, string> = { NODE_ENV: 'production', PORT: String(port), JWT_SECRET: BENCH_JWT_SECRET };
+  if (kind === 'apollo-pg') env.DATABASE_URL = settings.databaseUrl;
+  const file = kind === 'express' ? 'dist/bench/bare-apollo.js' : 'dist/bench/standalone-apollo.js';
+  const proc = spawnPinned(settings.serverCpu, [file], env);
+  if (kind === 'express') await waitReady(proc, `http://127.0.0.1:${port}/healthz`);
+  // The standalone server answers GraphQL on every path and no /healthz; a GET query needs the CSRF header.
+  else await waitReady(proc, `http://127.0.0.1:${port}/?query=%7B__typename%7D`, { 'apollo-require-preflight': '1' });
   return { url: `http://127.0.0.1:${port}/graphql`, proc };
 }
 
@@ -48,6 +55,11 @@ const specDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
 let specCount = 0;
 // The spec files hold the bench's tokens: gone when the run ends, however it ends.
 process.once('exit', () => rmSync(specDir, { recursive: true, force: true }));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => process.exit(code));
 
 /** Runs one scenario from the load CPU against a running target. */
 export async function load(settings: Settings, spec: LoadSpec): Promise<LoadResult> {
