@@ -7,7 +7,6 @@ import { scopesOf } from '../../common/roles';
 import type { AccessTokenService } from './access-token.service';
 import type { LiveSession, SessionCache } from './session-cache';
 import type { SessionService } from './session.service';
-import { toPrincipalUser } from '../users/principal-user';
 import type { Principal } from '../../common/request-context';
 
 export class Authenticator {
@@ -18,8 +17,8 @@ export class Authenticator {
     private readonly clock: Clock,
   ) {}
 
-  /** `em` is called only when the session is not in the cache. */
-  async authenticate(em: () => EntityManager, bearerToken: string | null): Promise<Principal> {
+  /** `em`'s connection reads the session when it is not in the cache (one statement; `em` itself is not used). */
+  async authenticate(em: EntityManager, bearerToken: string | null): Promise<Principal> {
     if (bearerToken === null) throw new UnauthenticatedError();
     const claims = this.accessTokens.verify(bearerToken);
     const live = this.cache.get(claims.sid) ?? (await this.load(em, claims.sid));
@@ -34,16 +33,10 @@ export class Authenticator {
     return { user, sessionId: live.sessionId, claims, scopes: scopesOf(user.roles) };
   }
 
-  private async load(em: () => EntityManager, sessionId: string): Promise<LiveSession> {
+  private async load(em: EntityManager, sessionId: string): Promise<LiveSession> {
     const generation = this.cache.generation;
-    const session = await this.sessions.findLive(em(), sessionId);
-    if (session === null) throw new UnauthenticatedError();
-    const { user } = session;
-    const live: LiveSession = {
-      sessionId: session.id,
-      expiresAt: session.expiresAt.getTime(),
-      user: toPrincipalUser(user),
-    };
+    const live = await this.sessions.findLiveSession(em, sessionId);
+    if (live === null) throw new UnauthenticatedError();
     this.cache.set(live, generation);
     return live;
   }
