@@ -46,10 +46,13 @@ select r.id as "sessionId", u.id, u.email, u.full_name as "fullName", u.email_ve
 from rotated r join users u on u.id = r.user_id`;
 
 // The live session an access token names, with its user, in the property names of PrincipalUser.
-const LIVE_SESSION = `select s.id as "sessionId", s.expires_at as "expiresAt", u.id, u.email, u.full_name as "fullName",
+const LIVE_SESSION = {
+  name: 'portcullis_live_session',
+  text: `select s.id as "sessionId", s.expires_at as "expiresAt", u.id, u.email, u.full_name as "fullName",
   u.email_verified as "emailVerified", u.active, u.roles, u.created_at as "createdAt"
 from sessions s join users u on u.id = s.user_id
-where s.id = ? and s.revoked_at is null and s.expires_at > ?`;
+where s.id = $1 and s.revoked_at is null and s.expires_at > $2`,
+};
 
 type LiveRow = PrincipalUserSource & { readonly sessionId: string; readonly expiresAt: Date | string };
 
@@ -175,8 +178,7 @@ export class SessionService {
    * unit of work (no fork, no hydration): every signed-in request whose session is not cached comes here.
    */
   async findLiveSession(em: EntityManager, sessionId: string): Promise<LiveSession | null> {
-    const now = this.clock.now();
-    const [row] = await em.getConnection().execute<LiveRow[]>(LIVE_SESSION, [sessionId, now]);
+    const [row] = await preparedQuery<LiveRow>(em, LIVE_SESSION, [sessionId, this.clock.now()]);
     if (row === undefined) return null;
     return { sessionId: row.sessionId, expiresAt: new Date(row.expiresAt).getTime(), user: toPrincipalUser(row) };
   }
@@ -271,4 +273,31 @@ export class SessionService {
       detail: `session ${sessionId} ended`,
     });
   }
+}
+
+/**
+ * Runs a named prepared statement on a pooled connection (PostgreSQL parses and plans it once per connection):
+ * for the statement every uncached signed-in request makes, knex's query building and a fresh plan each time cost
+ * more than the lookup itself.
+ */
+async function preparedQuery<T>(
+  em: EntityManager,
+  statement: { readonly name: string; readonly text: string },
+  values: unknown[],
+): Promise<T[]> {
+  const { client } = em.getConnection().getKnex() as unknown as { client: PgPoolClient };
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query<T>({ ...statement, values })).rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/** The part of knex's client this file uses, over node-postgres's connections. */
+interface PgPoolClient {
+  acquireConnection(): Promise<{
+    query<T>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
+  }>;
+  releaseConnection(connection: unknown): Promise<unknown>;
 }
