@@ -288,11 +288,20 @@ async function preparedQuery<T>(
   const { client } = em.getConnection().getKnex() as unknown as { client: PgPoolClient };
   const connection = await client.acquireConnection();
   try {
-    return (await connection.query<T>({ ...statement, values })).rows;
+    // A name of this connection's own: embedded PGlite serves every connection (and every server a test process
+    // starts) from one backend session, where a statement prepared under the same name would already exist.
+    let names = statementNames.get(connection);
+    if (names === undefined) statementNames.set(connection, (names = new Map<string, string>()));
+    let name = names.get(statement.name);
+    if (name === undefined) names.set(statement.name, (name = `${statement.name}_${randomToken(6)}`));
+    return (await connection.query<T>({ name, text: statement.text, values })).rows;
   } finally {
     await client.releaseConnection(connection);
   }
 }
+
+/** Per pooled connection: each statement's name there. */
+const statementNames = new WeakMap<object, Map<string, string>>();
 
 /** The part of knex's client this file uses, over node-postgres's connections. */
 interface PgPoolClient {
