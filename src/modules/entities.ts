@@ -2,9 +2,10 @@
 import { AuditEvent } from './audit/audit-event.entity';
 import { OtpCode } from './otp/otp-code.entity';
 import { OtpFailure } from './otp/otp-failure.entity';
+import { KnownNetwork } from './otp/known-network.entity';
 import { RetiredRefreshToken } from './sessions/retired-refresh-token.entity';
 import { Session } from './sessions/session.entity';
 import { MailOutbox } from './mail/mail-outbox.entity';
 import { User } from './users/user.entity';
 
-export const ENTITIES = [User, Session, RetiredRefreshToken, OtpCode, OtpFailure, MailOutbox, AuditEvent];
+export const ENTITIES = [User, Session, RetiredRefreshToken, OtpCode, OtpFailure, KnownNetwork, MailOutbox, AuditEvent];

@@ -18,7 +18,7 @@ export class OtpCode {
   purpose!: OtpPurpose;
 
   /** The network key (common/ip.ts) of the client that asked for the code. */
-  @Property({ type: 'text' })
+  @Property({ type: 'text', default: 'unknown' })
   network!: string;
 
   /** The account the code was sent to; null when the email has none (nothing was sent). */

@@ -13,7 +13,7 @@ export class OtpFailure {
   email!: string;
 
   /** The network key (common/ip.ts) the guess came from. */
-  @Property({ type: 'text' })
+  @Property({ type: 'text', default: 'unknown' })
   network!: string;
 
   /** A guess at a live code from a network unknown to the account: it counts in the daily pool. */
