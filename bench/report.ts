@@ -104,7 +104,9 @@ export function soakChecks(soak: SoakResult): Check[] {
     },
     {
       what: 'server RSS growth over the last 9/10 of the soak',
-      value: `${f(growth)} MB (fresh ${f(fresh.rssMb)}, after 1/10 ${f(soak.warmRssMb)}, end ${f(soaked.rssMb)} MB)`,
+      value:
+        `${f(growth)} MB (fresh ${f(fresh.rssMb)}, after 1/10 ${f(soak.warmRssMb)}, end ${f(soaked.rssMb)} MB; ` +
+        `JS heap in use ${f(fresh.heapUsedMb)} → ${f(soaked.heapUsedMb)} MB of ${f(fresh.heapTotalMb)} → ${f(soaked.heapTotalMb)} MB, external ${f(fresh.externalMb)} → ${f(soaked.externalMb)} MB)`,
       target: `≤ ${SOAK_RSS_GROWTH_MAX_MB} MB`,
       ok: growth <= SOAK_RSS_GROWTH_MAX_MB,
     },

@@ -8,13 +8,14 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { BENCH_PASSWORD, benchEmail } from './seed-users';
 import { LOGIN_MUTATION, type LoadResult } from './scenarios';
-import { defaultLimitsEnv, type Settings } from './settings';
+import { BENCH_METRICS_TOKEN, defaultLimitsEnv, type Settings } from './settings';
 import { load, startPortcullis, withTarget } from './targets';
 
 const REQUEST_OTP = 'mutation($e: String!) { requestOtp(email: $e, purpose: LOGIN) { expiresIn } }';
 const SOAK_DOMAIN = 'soak.portcullis.invalid';
 /** Users timed to warm the server up (JIT, pools) before the "fresh" figures. */
 const WARMUP_USERS = 50;
+export const SOAK_NODE_OPTIONS = '--max-old-space-size=256';
 
 export interface ProbeFigures {
   /** Median and mean of `soakProbes` sequential calls, ms. */
@@ -24,6 +25,10 @@ export interface ProbeFigures {
   readonly requestOtpMean: number;
   /** The server's resident set size after the probes, MB. */
   readonly rssMb: number;
+  /** Of which the JavaScript heap in use, and memory outside it (Buffers, native objects), MB (from /metrics). */
+  readonly heapUsedMb: number;
+  readonly heapTotalMb: number;
+  readonly externalMb: number;
 }
 
 export interface SoakResult {
@@ -35,6 +40,18 @@ export interface SoakResult {
   readonly soaked: ProbeFigures;
   /** The last nine tenths of the attempts. */
   readonly load: LoadResult;
+}
+
+/** A gauge of the server's /metrics (prom-client's process metrics), MB. */
+async function gaugeMb(graphqlUrl: string, name: string): Promise<number> {
+  const text = await (
+    await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'), {
+      headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` },
+    })
+  ).text();
+  const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+  if (value === undefined) throw new Error(`no ${name} in /metrics`);
+  return Number(value) / 1024 / 1024;
 }
 
 function rssMb(pid: number): number {
@@ -86,6 +103,9 @@ async function probe(url: string, users: readonly number[], pid: number): Promis
     requestOtpP50: median(otps),
     requestOtpMean: mean(otps),
     rssMb: rssMb(pid),
+    heapUsedMb: await gaugeMb(url, 'nodejs_heap_size_used_bytes'),
+    heapTotalMb: await gaugeMb(url, 'nodejs_heap_size_total_bytes'),
+    externalMb: await gaugeMb(url, 'nodejs_external_memory_bytes'),
   };
 }
 
@@ -99,7 +119,16 @@ export async function runSoak(
   const probes = Math.min(s.soakProbes, Math.floor((users - WARMUP_USERS) / 2));
   if (probes < 10) throw new Error(`the soak needs at least ${WARMUP_USERS + 20} bench users, has ${users}`);
   const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-  const env = { ...defaultLimitsEnv(), NODE_ENV: 'development', PLAYGROUND: 'false', BCRYPT_COST: '4' };
+  const env = {
+    ...defaultLimitsEnv(),
+    NODE_ENV: 'development',
+    PLAYGROUND: 'false',
+    BCRYPT_COST: '4',
+    // The heap limit docs/operations.md recommends: without one, V8 grows its heap toward its own default limit
+    // (gigabytes here) before collecting old garbage, and RSS follows. SOAK_NODE_OPTIONS= (empty) runs without.
+    NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS ?? SOAK_NODE_OPTIONS,
+    ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+  };
   return withTarget(
     () => startPortcullis(s, smtpPort, { env }),
     async (t) => {
