@@ -63,24 +63,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
   });
   const apollo = await createGraphQLServer({ config, services, limitStore, metrics, logger, httpServer });
-  const app = createHttpApp({
-    config,
-    apollo,
-    orm,
-    authenticator: services.authenticator,
-    limitStore,
-    metrics,
-    logger,
-  });
-  const graphqlPost = graphqlHttpHandler({
-    config,
-    apollo,
-    orm,
-    authenticator: services.authenticator,
-    limitStore,
-    metrics,
-    logger,
-  });
+  const http = { config, apollo, orm, authenticator: services.authenticator, limitStore, metrics, logger };
+  const app = createHttpApp(http);
+  const graphqlPost = graphqlHttpHandler(http);
   httpServer.on('request', (req, res) => {
     if (isGraphQLPost(req)) graphqlPost(req, res);
     else void app(req, res);

@@ -23,6 +23,7 @@ import { refreshCookie } from './refresh-cookie';
 export const BODY_LIMIT_BYTES = 100 * 1024;
 const IP_WINDOW_MS = 60_000;
 
+/** What both HTTP handlers (this one and http-app.ts's Express) are built from. */
 export interface GraphQLHttpParts {
   readonly config: Config;
   readonly apollo: ApolloServer<GraphQLContext>;
@@ -125,7 +126,7 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
-  const { config, apollo, orm, authenticator, limitStore, metrics, logger } = parts;
+  const { config, apollo, limitStore, metrics, logger } = parts;
   const securityHeaders = helmetHeaders(config);
   const trust = trustFunction(config.trustProxy);
   const applyCors = cors(corsOptions(config.corsOrigins));
@@ -176,15 +177,7 @@ export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
     };
     const answer = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
-      context: async () =>
-        new RequestContext(
-          requestId,
-          { ip, userAgent: req.headers['user-agent']?.slice(0, 512) ?? null },
-          config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
-          orm,
-          authenticator,
-          bearerToken(req.headers.authorization),
-        ),
+      context: async () => requestContext(parts, req, res, requestId, ip),
     });
     // Every header in one writeHead: the security headers are a ready list, not a setHeader call each.
     const headerList = [...securityHeaders, 'X-Request-Id', requestId];
@@ -213,7 +206,26 @@ export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
   };
 }
 
-export function bearerToken(header: string | undefined): string | null {
+/** The GraphQL context of one request (`ip`: its canonical client address). */
+export function requestContext(
+  parts: Pick<GraphQLHttpParts, 'config' | 'orm' | 'authenticator'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  ip: string | null,
+): GraphQLContext {
+  const { config } = parts;
+  return new RequestContext(
+    requestId,
+    { ip, userAgent: req.headers['user-agent']?.slice(0, 512) ?? null },
+    config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
+    parts.orm,
+    parts.authenticator,
+    bearerToken(req.headers.authorization),
+  );
+}
+
+function bearerToken(header: string | undefined): string | null {
   if (header === undefined) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match ? match[1]! : ''; // present but malformed: authentication will fail, not be skipped

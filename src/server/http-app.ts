@@ -1,40 +1,24 @@
 // The HTTP application on Express for everything but POST /graphql (graphql-http.ts answers that without it):
 // security headers, health, readiness and metrics, CORS and preflights, the playground, and GET queries (the
 // per-IP limit, the body parser and a request id, then the GraphQL server).
-import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/config';
 import { canonicalIp } from '../common/ip';
-import { errorFields, type Logger } from '../common/logger';
+import { errorFields } from '../common/logger';
 import type { GraphQLContext } from '../common/request-context';
-import type { LimitStore } from '../rate-limit/store';
 import { ipRequestLimit } from '../rate-limit/ip-limit';
-import type { Authenticator } from '../modules/sessions/authenticator';
-import { RequestContext } from './context';
 import { corsOptions } from './cors';
-import type { Metrics } from './metrics';
 import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
-import { refreshCookie } from './refresh-cookie';
-import { bearerToken, BODY_LIMIT_BYTES, helmetOptions } from './graphql-http';
+import { BODY_LIMIT_BYTES, helmetOptions, requestContext, type GraphQLHttpParts } from './graphql-http';
 
-export interface HttpAppParts {
-  readonly config: Config;
-  readonly apollo: ApolloServer<GraphQLContext>;
-  readonly orm: MikroORM;
-  readonly authenticator: Authenticator;
-  readonly limitStore: LimitStore;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-}
+export type HttpAppParts = GraphQLHttpParts;
 
 export function createHttpApp(parts: HttpAppParts): Express {
-  const { config, apollo, orm, authenticator, limitStore, metrics, logger } = parts;
+  const { config, apollo, orm, limitStore, metrics, logger } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // GraphQL answers are POST responses: an ETag would only cost a hash per response
@@ -63,14 +47,7 @@ export function createHttpApp(parts: HttpAppParts): Express {
     },
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> =>
-        new RequestContext(
-          res.locals.requestId as string,
-          { ip: canonicalIp(req.ip), userAgent: req.get('user-agent')?.slice(0, 512) ?? null },
-          config.refreshTokenCookie ? refreshCookie(req, res, config.refreshTokenTtl) : null,
-          orm,
-          authenticator,
-          bearerToken(req.headers.authorization),
-        ),
+        requestContext(parts, req, res, res.locals.requestId as string, canonicalIp(req.ip)),
     }),
   );
   const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {
