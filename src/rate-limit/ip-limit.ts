@@ -28,17 +28,25 @@ export function ipRequestLimit(
     validate: { keyGeneratorIpFallback: false }, // its source check cannot see that networkKey uses ipKeyGenerator
     handler: (req, res) => {
       onLimited();
-      const resetTime = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const retryAfter = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
-      res.setHeader('Retry-After', String(retryAfter));
-      res.status(429).json({
-        errors: [
-          {
-            message: `Too many requests; retry in ${retryAfter} s`,
-            extensions: { code: ErrorCode.RATE_LIMITED, retryAfter },
-          },
-        ],
-      });
+      const limited = ipLimitedAnswer((req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime);
+      res.setHeader('Retry-After', String(limited.retryAfter));
+      res.status(429).json(limited.body);
     },
   });
+}
+
+/** The answer over the per-IP limit (HTTP 429): its Retry-After seconds and the contract's RATE_LIMITED body. */
+export function ipLimitedAnswer(resetTime: Date | undefined): { retryAfter: number; body: unknown } {
+  const retryAfter = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+  return {
+    retryAfter,
+    body: {
+      errors: [
+        {
+          message: `Too many requests; retry in ${retryAfter} s`,
+          extensions: { code: ErrorCode.RATE_LIMITED, retryAfter },
+        },
+      ],
+    },
+  };
 }

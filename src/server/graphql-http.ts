@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from 'proxy-addr';
 import type { Config } from '../config/config';
-import { ErrorCode } from '../common/errors';
 import { canonicalIp, networkKey } from '../common/ip';
 import { errorFields, type Logger } from '../common/logger';
 import type { GraphQLContext } from '../common/request-context';
 import type { Authenticator } from '../modules/sessions/authenticator';
+import { ipLimitedAnswer } from '../rate-limit/ip-limit';
 import type { LimitStore } from '../rate-limit/store';
 import { RequestContext } from './context';
 import { corsOptions } from './cors';
@@ -21,7 +21,6 @@ import type { Metrics } from './metrics';
 import { refreshCookie } from './refresh-cookie';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
-const IP_WINDOW_MS = 60_000;
 
 /** What both HTTP handlers (this one and http-app.ts's Express) are built from. */
 export interface GraphQLHttpParts {
@@ -67,6 +66,13 @@ class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The body of an HTTP-level error (before GraphQL): 413 for a large body, another 4xx BAD_REQUEST, else 500. */
+export function httpErrorBody(status: number): unknown {
+  const message =
+    status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
+  return { errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] };
 }
 
 /** A JSON answer of this handler's own (errors before Apollo), with `headers` ([name, value, …]). */
@@ -138,20 +144,9 @@ export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
     const { totalHits, resetTime } = await limitStore.ipStore.increment(networkKey(ip));
     if (totalHits > perMinute) {
       metrics.rateLimited.inc({ limit: 'ip-per-minute' });
-      const retryAfter = Math.max(
-        1,
-        Math.ceil(((resetTime?.getTime() ?? Date.now() + IP_WINDOW_MS) - Date.now()) / 1000),
-      );
       req.resume();
-      const limited = {
-        errors: [
-          {
-            message: `Too many requests; retry in ${retryAfter} s`,
-            extensions: { code: ErrorCode.RATE_LIMITED, retryAfter },
-          },
-        ],
-      };
-      sendJson(res, 429, limited, [...securityHeaders, 'Retry-After', String(retryAfter)]);
+      const limited = ipLimitedAnswer(resetTime);
+      sendJson(res, 429, limited.body, [...securityHeaders, 'Retry-After', String(limited.retryAfter)]);
       return;
     }
     let body: unknown;
@@ -159,8 +154,7 @@ export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
       body = await readJsonBody(req);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      const message = err.status === 413 ? 'Request body is larger than 100 kB' : 'Bad request';
-      sendJson(res, err.status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }, securityHeaders);
+      sendJson(res, err.status, httpErrorBody(err.status), securityHeaders);
       return;
     }
     const requestId = randomUUID();
@@ -200,8 +194,7 @@ export function graphqlHttpHandler(parts: GraphQLHttpParts): NodeHandler {
         res.destroy();
         return;
       }
-      const failed = { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] };
-      sendJson(res, 500, failed, securityHeaders);
+      sendJson(res, 500, httpErrorBody(500), securityHeaders);
     });
   };
 }

@@ -13,7 +13,7 @@ import { ipRequestLimit } from '../rate-limit/ip-limit';
 import { corsOptions } from './cors';
 import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
-import { BODY_LIMIT_BYTES, helmetOptions, requestContext, type GraphQLHttpParts } from './graphql-http';
+import { BODY_LIMIT_BYTES, helmetOptions, httpErrorBody, requestContext, type GraphQLHttpParts } from './graphql-http';
 
 export type HttpAppParts = GraphQLHttpParts;
 
@@ -53,11 +53,7 @@ export function createHttpApp(parts: HttpAppParts): Express {
   const onError: ErrorRequestHandler = (err: { status?: number; type?: string }, _req, res, _next) => {
     const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error('unexpected HTTP error', errorFields(err));
-    const message =
-      status === 413 ? 'Request body is larger than 100 kB' : status === 500 ? 'Internal server error' : 'Bad request';
-    res
-      .status(status)
-      .json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+    res.status(status).json(httpErrorBody(status));
   };
   app.use(onError);
   return app;
