@@ -27,5 +27,8 @@ module.exports = {
         module: { type: 'commonjs' },
       },
     ],
+    // ESM-only packages the server requires (Node 20.19+ loads them with require(); jest's loader cannot).
+    '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi)/)'],
 };

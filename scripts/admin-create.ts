@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { OperatorError } from '../src/config/config-helpers';
 import { loadConfig } from '../src/config/config';
 import { systemClock } from '../src/common/clock';
+import { silentLogger } from '../src/common/logger';
 import { deriveKeys } from '../src/common/keys';
 import { openDatabase } from '../src/database/database';
 import { ENTITIES } from '../src/modules/entities';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
   const db = await openDatabase(config, ENTITIES, undefined, { holder: 'npm run admin:create' });
-  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock, {
+  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock, silentLogger, {
     afterCommit: AfterCommit.attach(db.orm, (err) => console.error(err)),
   });
   try {

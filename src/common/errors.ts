@@ -10,6 +10,7 @@ export const ErrorCode = {
   INVALID_OTP: 'INVALID_OTP',
   ACCOUNT_DISABLED: 'ACCOUNT_DISABLED',
   RATE_LIMITED: 'RATE_LIMITED',
+  IDENTITY_CONFLICT: 'IDENTITY_CONFLICT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -46,14 +47,14 @@ export class EmailNotVerifiedError extends PortcullisError {
 }
 
 export class InvalidCredentialsError extends PortcullisError {
-  constructor() {
-    super(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+  constructor(message = 'Wrong email or password') {
+    super(ErrorCode.INVALID_CREDENTIALS, message);
   }
 }
 
 export class InvalidOtpError extends PortcullisError {
-  constructor() {
-    super(ErrorCode.INVALID_OTP, 'The code is wrong, expired or already used');
+  constructor(message = 'The code is wrong, expired or already used') {
+    super(ErrorCode.INVALID_OTP, message);
   }
 }
 
@@ -67,5 +68,14 @@ export class RateLimitedError extends PortcullisError {
   constructor(retryAfterSeconds: number) {
     const retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
     super(ErrorCode.RATE_LIMITED, `Too many requests; retry in ${retryAfter} s`, { retryAfter });
+  }
+}
+
+export class IdentityConflictError extends PortcullisError {
+  constructor() {
+    super(
+      ErrorCode.IDENTITY_CONFLICT,
+      'An account with this email exists and the provider has not verified the email: sign in to that account and link the provider from there',
+    );
   }
 }

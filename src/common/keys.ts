@@ -12,6 +12,8 @@ export interface Keys {
   readonly refresh: KeyObject;
   /** AES key for queued email bodies (they contain codes). */
   readonly outbox: KeyObject;
+  /** AES key sealing the provider PKCE verifier of a social sign-in flow. */
+  readonly oauth: KeyObject;
 }
 
 export function deriveKeys(secret: string): Keys {
@@ -20,5 +22,6 @@ export function deriveKeys(secret: string): Keys {
     otp: deriveKey(secret, 'otp'),
     refresh: deriveKey(secret, 'refresh'),
     outbox: deriveKey(secret, 'outbox'),
+    oauth: deriveKey(secret, 'oauth'),
   });
 }

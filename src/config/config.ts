@@ -5,6 +5,7 @@ import type { Level } from 'pino';
 import { LOG_LEVELS } from '../common/logger';
 import { loadLimitRules, type LimitRule } from './limits';
 import { ConfigError, readDevSecret } from './config-helpers';
+import { loadSocialSignIn, type SocialSignInConfig } from './identity-providers';
 
 export type NodeEnv = 'production' | 'development' | 'test';
 
@@ -59,6 +60,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** PASSWORD_MIN_SCORE: the zxcvbn-ts score (0–4) a new password needs. */
   readonly passwordMinScore: number;
+  /** PUBLIC_URL, OAUTH_REDIRECT_URIS and the identity providers (identity-providers.ts). */
+  readonly socialSignIn: SocialSignInConfig;
   /** Settings that work but probably not as meant: main.ts logs each at start-up (loading config logs nothing). */
   readonly warnings: readonly string[];
 }
@@ -197,11 +200,12 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const port = int(env, 'PORT', 4000, 0, 65535);
   const config: Config = {
     nodeEnv: mode,
     isProduction,
     host: host(env, isProduction),
-    port: int(env, 'PORT', 4000, 0, 65535),
+    port,
     databaseUrl,
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
@@ -232,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env),
     metricsToken: str(env, 'METRICS_TOKEN'),
     passwordMinScore: int(env, 'PASSWORD_MIN_SCORE', 3, 0, 4),
+    socialSignIn: loadSocialSignIn(env, isProduction, port),
     warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);

@@ -49,6 +49,27 @@ export const LIMIT_DEFAULTS: readonly LimitDefault[] = [
   },
   { name: 'refresh-ip', operation: 'refresh', by: 'ip', variable: 'RATE_LIMIT_REFRESH_IP', value: '60/1m' },
   {
+    name: 'start-social-sign-in-ip',
+    operation: 'startSocialSignIn',
+    by: 'ip',
+    variable: 'RATE_LIMIT_START_SOCIAL_SIGN_IN_IP',
+    value: '30/10m',
+  },
+  {
+    name: 'complete-social-sign-in-ip',
+    operation: 'completeSocialSignIn',
+    by: 'ip',
+    variable: 'RATE_LIMIT_COMPLETE_SOCIAL_SIGN_IN_IP',
+    value: '30/10m',
+  },
+  {
+    name: 'sign-in-with-id-token-ip',
+    operation: 'signInWithIdToken',
+    by: 'ip',
+    variable: 'RATE_LIMIT_SIGN_IN_WITH_ID_TOKEN_IP',
+    value: '30/10m',
+  },
+  {
     name: 'change-password-ip',
     operation: 'changePassword',
     by: 'ip',

@@ -20,7 +20,7 @@ export const DEFAULT_HOUSEKEEPING: HousekeepingSettings = {
 const HOUR_MS = 3_600_000;
 
 /** Table → the condition (with one `?` for the cut-off) that makes a row removable. */
-function targets(now: Date, retentionMs: number): Array<{ table: string; where: string; cutoff: Date }> {
+function targets(now: Date, retentionMs: number): Array<{ table: string; where: string; cutoff: Date; key?: string }> {
   const old = new Date(now.getTime() - retentionMs);
   return [
     { table: 'otp_codes', where: '(expires_at < ? or consumed_at is not null) and created_at < ?', cutoff: old },
@@ -28,6 +28,10 @@ function targets(now: Date, retentionMs: number): Array<{ table: string; where: 
     { table: 'otp_failures', where: 'failed_at < ?', cutoff: new Date(now.getTime() - 24 * HOUR_MS) },
     { table: 'sessions', where: '(expires_at < ? or revoked_at < ?)', cutoff: old },
     { table: 'mail_outbox', where: '(sent_at < ? or failed_at < ?)', cutoff: old },
+    // A flow is dead once its state (10 min) and its code (60 s after the callback) have expired.
+    { table: 'oauth_flows', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
+    // Remembered only while the ID token could still be replayed.
+    { table: 'used_id_tokens', where: 'expires_at < ?', cutoff: now, key: 'hash' },
   ];
 }
 
@@ -63,12 +67,15 @@ export class Housekeeping {
   async runOnce(): Promise<Record<string, number>> {
     const conn = this.orm.em.getConnection();
     const removed: Record<string, number> = {};
-    for (const { table, where, cutoff } of targets(this.clock.now(), this.settings.retentionSeconds * 1000)) {
+    for (const { table, where, cutoff, key = 'id' } of targets(
+      this.clock.now(),
+      this.settings.retentionSeconds * 1000,
+    )) {
       const params = Array.from({ length: where.split('?').length - 1 }, () => cutoff);
       removed[table] = 0;
       for (;;) {
-        const rows = await conn.execute<{ id: string }[]>(
-          `delete from ${table} where id in (select id from ${table} where ${where} limit ? for update skip locked) returning id`,
+        const rows = await conn.execute<unknown[]>(
+          `delete from ${table} where ${key} in (select ${key} from ${table} where ${where} limit ? for update skip locked) returning ${key}`,
           [...params, this.settings.batchSize],
         );
         removed[table] += rows.length;

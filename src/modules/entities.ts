@@ -7,5 +7,20 @@ import { RetiredRefreshToken } from './sessions/retired-refresh-token.entity';
 import { Session } from './sessions/session.entity';
 import { MailOutbox } from './mail/mail-outbox.entity';
 import { User } from './users/user.entity';
+import { Identity } from './identities/identity.entity';
+import { OAuthFlow } from './identities/oauth-flow.entity';
+import { UsedIdToken } from './identities/used-id-token.entity';
 
-export const ENTITIES = [User, Session, RetiredRefreshToken, OtpCode, OtpFailure, KnownNetwork, MailOutbox, AuditEvent];
+export const ENTITIES = [
+  User,
+  Session,
+  RetiredRefreshToken,
+  OtpCode,
+  OtpFailure,
+  KnownNetwork,
+  MailOutbox,
+  AuditEvent,
+  Identity,
+  OAuthFlow,
+  UsedIdToken,
+];

@@ -17,6 +17,10 @@ export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
   'Mutation.resetPassword',
   'Mutation.refresh',
   'Mutation.logout',
+  'Query.identityProviders',
+  'Mutation.startSocialSignIn',
+  'Mutation.completeSocialSignIn',
+  'Mutation.signInWithIdToken',
 ]);
 
 /** A valid access token of a live session. Returns (not throws) the error so shield passes it on. */

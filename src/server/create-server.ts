@@ -50,8 +50,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const metrics = new Metrics(orm);
   const limitStore = await createLimitStore(config.redisUrl, logger);
   const afterCommit = AfterCommit.attach(orm, (err) => logger.error('after-commit task failed', errorFields(err)));
-  const services = createServices(config, keys, clock, {
+  const services = createServices(config, keys, clock, logger, {
     afterCommit,
+    onSocialOutcome: (provider, outcome) => metrics.socialSignIns.inc({ provider, outcome }),
     onAudit: (entry) => metrics.onAudit(entry),
     onUnlock: (email) => limitStore.resetEmail(email), // unlockUser clears the request limits' counters of the account too
   });
@@ -63,7 +64,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
   });
   const apollo = await createGraphQLServer({ config, services, limitStore, metrics, logger, httpServer });
-  const http = { config, apollo, orm, authenticator: services.authenticator, limitStore, metrics, logger };
+  const http = {
+    config,
+    apollo,
+    orm,
+    authenticator: services.authenticator,
+    limitStore,
+    metrics,
+    logger,
+    social: services.social,
+  };
   const app = createHttpApp(http);
   const graphqlPost = graphqlHttpHandler(http);
   httpServer.on('request', (req, res) => {

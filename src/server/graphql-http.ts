@@ -18,6 +18,7 @@ import type { LimitStore } from '../rate-limit/store';
 import { RequestContext } from './context';
 import { corsOptions } from './cors';
 import type { Metrics } from './metrics';
+import type { SocialSignInService } from '../modules/identities/social-sign-in.service';
 import { refreshCookie } from './refresh-cookie';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -31,6 +32,8 @@ export interface GraphQLHttpParts {
   readonly limitStore: LimitStore;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The provider callback's flow (http-app.ts); POST /graphql does not use it. */
+  readonly social: SocialSignInService;
 }
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -13,12 +13,13 @@ import { ipRequestLimit } from '../rate-limit/ip-limit';
 import { corsOptions } from './cors';
 import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
+import { oauthCallback } from './oauth-callback';
 import { BODY_LIMIT_BYTES, helmetOptions, httpErrorBody, requestContext, type GraphQLHttpParts } from './graphql-http';
 
 export type HttpAppParts = GraphQLHttpParts;
 
 export function createHttpApp(parts: HttpAppParts): Express {
-  const { config, apollo, orm, limitStore, metrics, logger } = parts;
+  const { config, apollo, orm, limitStore, metrics, logger, social } = parts;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // GraphQL answers are POST responses: an ETag would only cost a hash per response
@@ -29,15 +30,17 @@ export function createHttpApp(parts: HttpAppParts): Express {
   });
   app.get('/readyz', readiness(orm, limitStore));
   app.get('/metrics', metrics.handler(config.metricsToken, config.isProduction)); // production: only with a token
+  const ipLimit = ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () =>
+    metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
+  );
+  app.use(oauthCallback(social, () => orm.em.fork(), ipLimit, logger));
   // CORS first: it answers every preflight, which the playground's GET route would otherwise answer itself.
   app.use('/graphql', cors(corsOptions(config.corsOrigins)));
   if (config.playground) app.use('/graphql', playground()); // a browser's GET; everything else falls through
   if (config.playground) app.get('/', playgroundRedirect('/graphql')); // a browser opening the bare host
   app.use(
     '/graphql',
-    ipRequestLimit(limitStore.ipStore, config.rateLimitPerMinute, () =>
-      metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
-    ),
+    ipLimit,
     express.json({ limit: BODY_LIMIT_BYTES }),
     (req, res, next) => {
       const requestId = randomUUID();

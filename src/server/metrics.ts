@@ -72,6 +72,12 @@ export function operationLabel(
   return field !== undefined && rootFields(schema).has(field) ? field : OTHER_FIELD;
 }
 
+const METHOD_LABELS: Readonly<Record<SignInMethod, string>> = {
+  PASSWORD: 'password',
+  CODE: 'code',
+  PROVIDER: 'provider',
+};
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly durations = new Histogram({
@@ -83,7 +89,7 @@ export class Metrics {
   });
   private readonly signIns = new Counter({
     name: 'portcullis_sign_ins_total',
-    help: 'Sign-in attempts by method (password, code) and outcome (success, failure)',
+    help: 'Sign-in attempts by method (password, code, provider) and outcome (success, failure)',
     labelNames: ['method', 'outcome'],
     registers: [this.registry],
   });
@@ -102,6 +108,13 @@ export class Metrics {
     name: 'portcullis_rate_limit_hits_total',
     help: 'Requests refused by a request limit, by limit name',
     labelNames: ['limit'],
+    registers: [this.registry],
+  });
+  /** Social sign-ins by configured provider id and outcome (SOCIAL_OUTCOMES in modules/identities). */
+  readonly socialSignIns = new Counter({
+    name: 'portcullis_social_sign_ins_total',
+    help: 'Provider sign-ins and links by provider (configured id) and outcome (success, access_denied, invalid_request, server_error, identity_conflict)',
+    labelNames: ['provider', 'outcome'],
     registers: [this.registry],
   });
   readonly mailFailures = new Counter({
@@ -164,7 +177,7 @@ export class Metrics {
       case AuditEventType.LOGIN_SUCCEEDED:
       case AuditEventType.LOGIN_FAILED:
         this.signIns.inc({
-          method: entry.method === SignInMethod.CODE ? 'code' : 'password',
+          method: METHOD_LABELS[entry.method ?? SignInMethod.PASSWORD],
           outcome: entry.type === AuditEventType.LOGIN_SUCCEEDED ? 'success' : 'failure',
         });
         break;

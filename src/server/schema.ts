@@ -10,6 +10,7 @@ import { SessionResolver } from '../modules/sessions/session.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
 import { UserAdminResolver } from '../modules/admin/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
+import { IdentityResolver } from '../modules/identities/identity.resolver';
 import { AUTH_DIRECTIVES } from '../common/requires-scopes';
 
 export const RESOLVERS = [
@@ -18,6 +19,7 @@ export const RESOLVERS = [
   [UserResolver, () => new UserResolver()],
   [UserAdminResolver, (s: Services) => new UserAdminResolver(s.userAdmin)],
   [AuditResolver, (s: Services) => new AuditResolver(s.audit)],
+  [IdentityResolver, (s: Services) => new IdentityResolver(s.social, s.identities)],
 ] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */

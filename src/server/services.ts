@@ -14,6 +14,11 @@ import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
 import { AuditService, type AuditEntry } from '../modules/audit/audit.service';
 import { UserAdminService, type UnlockHook } from '../modules/admin/user-admin.service';
+import type { Logger } from '../common/logger';
+import { IdentityService } from '../modules/identities/identity.service';
+import { OidcClients } from '../modules/identities/oidc-clients';
+import { SocialSignInService, type SocialOutcome } from '../modules/identities/social-sign-in.service';
+import { CALLBACK_PATH } from './oauth-callback';
 
 export interface Services {
   readonly auth: AuthService;
@@ -24,6 +29,8 @@ export interface Services {
   readonly outbox: OutboxService;
   readonly audit: AuditService;
   readonly userAdmin: UserAdminService;
+  readonly identities: IdentityService;
+  readonly social: SocialSignInService;
   /** Ends the password hashing threads. */
   close(): Promise<void>;
 }
@@ -35,9 +42,17 @@ export interface ServiceHooks {
   readonly onAudit?: (entry: AuditEntry) => void;
   /** unlockUser: clears the account's request-limit counters too. */
   readonly onUnlock?: UnlockHook;
+  /** Hears how each provider sign-in ended (metrics). */
+  readonly onSocialOutcome?: (provider: string, outcome: SocialOutcome) => void;
 }
 
-export function createServices(config: Config, keys: Keys, clock: Clock, hooks: ServiceHooks): Services {
+export function createServices(
+  config: Config,
+  keys: Keys,
+  clock: Clock,
+  logger: Logger,
+  hooks: ServiceHooks,
+): Services {
   const { afterCommit } = hooks;
   const accessTokens = new AccessTokenService(
     { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
@@ -77,5 +92,27 @@ export function createServices(config: Config, keys: Keys, clock: Clock, hooks: 
   });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords, hooks.onUnlock);
   const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
-  return { auth, authenticator, sessions, sessionCache, outbox, audit, userAdmin, close: () => passwords.close() };
+  const identities = new IdentityService(clock, otp, audit, outbox, config.socialSignIn.providers);
+  const social = new SocialSignInService({
+    config: config.socialSignIn,
+    clock,
+    key: keys.oauth,
+    oidc: new OidcClients(`${config.socialSignIn.publicUrl}${CALLBACK_PATH}`),
+    identities,
+    auth,
+    logger,
+    onOutcome: hooks.onSocialOutcome,
+  });
+  return {
+    auth,
+    authenticator,
+    sessions,
+    sessionCache,
+    outbox,
+    audit,
+    userAdmin,
+    identities,
+    social,
+    close: () => passwords.close(),
+  };
 }

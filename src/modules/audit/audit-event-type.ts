@@ -44,6 +44,8 @@ registerEnumType(AuditEventType, {
 export enum SignInMethod {
   PASSWORD = 'PASSWORD',
   CODE = 'CODE',
+  /** An OpenID provider's ID token (the redirect flow or signInWithIdToken). */
+  PROVIDER = 'PROVIDER',
 }
 
 /** Why a LOGIN_FAILED was refused; its `detail` is the human label below. */

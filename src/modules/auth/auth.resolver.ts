@@ -16,6 +16,7 @@ import {
   VerifyOtpArgs,
 } from './auth.types';
 import type { GraphQLContext } from '../../common/request-context';
+import { deliver } from './deliver-tokens';
 
 @Resolver()
 export class AuthResolver {
@@ -147,11 +148,4 @@ async function clearIfDead<T>(token: ChosenToken, operation: Promise<T>): Promis
     if (err instanceof UnauthenticatedError || err instanceof AccountDisabledError) token.clearCookie?.();
     throw err;
   }
-}
-
-/** In cookie mode, moves the refresh token out of the payload into the cookie. */
-function deliver(ctx: GraphQLContext, payload: AuthPayload): AuthPayload {
-  if (ctx.refreshCookie === null || payload.refreshToken === null) return payload;
-  ctx.refreshCookie.set(payload.refreshToken);
-  return { ...payload, refreshToken: null };
 }

@@ -169,17 +169,9 @@ export class AuthService {
       await em.flush();
       throw refusal.error;
     }
-    const issued = this.deps.sessions.create(em, user!, client);
-    this.deps.audit.record(em, client, {
-      type: AuditEventType.LOGIN_SUCCEEDED,
-      actorUserId: user!.id,
-      subjectUserId: user!.id,
-      email,
-      method: SignInMethod.PASSWORD,
-      detail: 'password',
-    });
-    await em.flush();
-    await rememberNetwork(em, user!.id, networkKey(client.ip), this.deps.clock.now());
+    const issued = await em.transactional((tx) =>
+      this.openSession(tx, user!, SignInMethod.PASSWORD, 'password', client),
+    );
     return this.payload(issued);
   }
 
@@ -208,16 +200,7 @@ export class AuthService {
         user.updatedAt = this.deps.clock.now();
         await this.deps.otp.retireAll(tx, email, OtpPurpose.VERIFY_EMAIL); // other registrations end here
       }
-      await rememberNetwork(tx, user.id, network, this.deps.clock.now());
-      this.deps.audit.record(tx, client, {
-        type: AuditEventType.LOGIN_SUCCEEDED,
-        actorUserId: user.id,
-        subjectUserId: user.id,
-        email,
-        method: SignInMethod.CODE,
-        detail: `code (${purpose})`,
-      });
-      return success(this.deps.sessions.create(tx, user, client));
+      return success(await this.openSession(tx, user, SignInMethod.CODE, `code (${purpose})`, client));
     });
     return this.payload(unwrap(outcome));
   }
@@ -376,6 +359,54 @@ export class AuthService {
     });
     if (!user.active) return failure(new AccountDisabledError());
     return success({ user, otp: consumed.value });
+  }
+
+  /**
+   * Signs in `user`, whose first factor something else proved (a provider's ID token, identities/): refused with
+   * ACCOUNT_DISABLED for a deactivated account, like every other way in.
+   */
+  async signInProven(
+    em: EntityManager,
+    user: User,
+    method: SignInMethod,
+    detail: string,
+    client: ClientInfo,
+  ): Promise<AuthPayload> {
+    if (!user.active) {
+      this.deps.audit.record(em, client, {
+        type: AuditEventType.LOGIN_FAILED,
+        subjectUserId: user.id,
+        email: user.email,
+        method,
+        reason: FailureReason.ACCOUNT_DISABLED,
+      });
+      await em.flush();
+      throw new AccountDisabledError();
+    }
+    return this.payload(await em.transactional((tx) => this.openSession(tx, user, method, detail, client)));
+  }
+
+  /**
+   * The one place every way in creates a session (password, emailed code, provider): records LOGIN_SUCCEEDED with
+   * its method and remembers the network. A second factor, when the account has one, is to be required here.
+   */
+  private async openSession(
+    tx: EntityManager,
+    user: User,
+    method: SignInMethod,
+    detail: string,
+    client: ClientInfo,
+  ): Promise<IssuedSession> {
+    await rememberNetwork(tx, user.id, networkKey(client.ip), this.deps.clock.now());
+    this.deps.audit.record(tx, client, {
+      type: AuditEventType.LOGIN_SUCCEEDED,
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      email: user.email,
+      method,
+      detail,
+    });
+    return this.deps.sessions.create(tx, user, client);
   }
 
   private payload(issued: IssuedSession): AuthPayload {

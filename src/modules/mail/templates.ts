@@ -8,7 +8,8 @@ export interface EmailContent {
   readonly html: string;
 }
 
-export type EmailKind = 'verify-email' | 'login-code' | 'reset-code' | 'already-registered';
+export type EmailKind =
+  'verify-email' | 'login-code' | 'reset-code' | 'already-registered' | 'identity-linked' | 'identity-unlinked';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -45,14 +46,11 @@ export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number)
   };
 }
 
-export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
-  const text =
-    'Someone tried to create an account with this email address, which already has one. ' +
-    'Your account has not been changed.\n\nIf it was you, sign in instead, or reset your password if you ' +
-    'have forgotten it. If it was not you, you can ignore this email.\n';
+/** A notice without a code: plain-text paragraphs, and the same as HTML. */
+function notice(kind: EmailKind, subject: string, text: string): EmailContent & { kind: EmailKind } {
   return {
-    kind: 'already-registered',
-    subject: 'You already have an account',
+    kind,
+    subject,
     text,
     html: text
       .trim()
@@ -60,4 +58,32 @@ export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
       .map((p) => `<p>${escapeHtml(p)}</p>`)
       .join(''),
   };
+}
+
+export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
+  return notice(
+    'already-registered',
+    'You already have an account',
+    'Someone tried to create an account with this email address, which already has one. ' +
+      'Your account has not been changed.\n\nIf it was you, sign in instead, or reset your password if you ' +
+      'have forgotten it. If it was not you, you can ignore this email.\n',
+  );
+}
+
+export function identityLinkedEmail(provider: string): EmailContent & { kind: EmailKind } {
+  return notice(
+    'identity-linked',
+    `${provider} sign-in was added to your account`,
+    `A ${provider} account was linked to your account: it can now be used to sign in.\n\n` +
+      'If this was not you, sign in, remove it from your linked accounts and change your password, or contact support.\n',
+  );
+}
+
+export function identityUnlinkedEmail(provider: string): EmailContent & { kind: EmailKind } {
+  return notice(
+    'identity-unlinked',
+    `${provider} sign-in was removed from your account`,
+    `The ${provider} account linked to your account was removed: it can no longer be used to sign in.\n\n` +
+      'If this was not you, sign in and change your password, or contact support.\n',
+  );
 }
