@@ -10,6 +10,7 @@ import { parseEnv } from 'node:util';
 import { canonicalIp } from '../src/common/ip';
 import { loadConfig } from '../src/config/config';
 import { LIMIT_DEFAULTS } from '../src/config/limits';
+import { OIDC_SETTINGS } from '../src/config/identity-providers';
 import { login, PASSWORD, signUp } from './helpers/flows';
 import { LISTENING, ROOT, spawnDist, stopMain } from './helpers/main-process';
 import { OutputLines } from './helpers/output-lines';
@@ -136,10 +137,14 @@ describe('.env.example', () => {
 
   it('lists every variable src/config/config.ts and the request limits read, each under a comment', () => {
     const source = readFileSync(join(ROOT, 'src', 'config', 'config.ts'), 'utf8');
+    const social = readFileSync(join(ROOT, 'src', 'config', 'identity-providers.ts'), 'utf8');
     const read = [
       ...[...source.matchAll(/\b(?:str|int|bool|url)\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
       ...[...source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!),
       ...LIMIT_DEFAULTS.map((d) => d.variable),
+      ...[...social.matchAll(/\b(?:get|required|list|nonceOptional)\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
+      // A generic provider's settings, shown for an example provider named ACME.
+      ...OIDC_SETTINGS.map((setting) => `OIDC_ACME_${setting}`),
     ];
 
     expect(Object.keys(shown).sort()).toEqual([...new Set(read)].sort());

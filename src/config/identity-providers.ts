@@ -32,7 +32,8 @@ export interface SocialSignInConfig {
 type Env = Record<string, string | undefined>;
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
-const SUFFIXES = [
+/** The settings of a generic provider: OIDC_<NAME>_<SETTING>. */
+export const OIDC_SETTINGS = [
   'ISSUER',
   'CLIENT_ID',
   'CLIENT_SECRET',
@@ -133,7 +134,7 @@ function genericNames(env: Env): string[] {
   const names = new Set<string>();
   for (const key of Object.keys(env)) {
     if (!key.startsWith('OIDC_') || get(env, key) === undefined) continue;
-    const suffix = SUFFIXES.find((s) => key.endsWith(`_${s}`));
+    const suffix = OIDC_SETTINGS.find((s) => key.endsWith(`_${s}`));
     if (suffix === undefined) continue;
     const name = key.slice('OIDC_'.length, -suffix.length - 1);
     if (!/^[A-Z][A-Z0-9]*$/.test(name)) {
