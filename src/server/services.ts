@@ -79,6 +79,7 @@ export function createServices(
   );
   const outbox = new OutboxService(keys.outbox, afterCommit);
   const passwords = new PasswordService(config.bcryptCost);
+  const identities = new IdentityService(clock, otp, audit, outbox, config.socialSignIn.providers);
   const auth = new AuthService({
     clock,
     passwords,
@@ -89,10 +90,10 @@ export function createServices(
     audit,
     lockout: new LockoutService(clock, audit),
     passwordMinScore: config.passwordMinScore,
+    onEmailProven: (tx, userId) => identities.dropUnproven(tx, userId),
   });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords, hooks.onUnlock);
   const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
-  const identities = new IdentityService(clock, otp, audit, outbox, config.socialSignIn.providers);
   const social = new SocialSignInService({
     config: config.socialSignIn,
     clock,

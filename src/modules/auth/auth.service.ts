@@ -42,6 +42,11 @@ export interface AuthDeps {
   readonly lockout: LockoutService;
   /** PASSWORD_MIN_SCORE: the strength score (0–4) a new password needs. */
   readonly passwordMinScore: number;
+  /**
+   * An unverified account's address was just proven by a code: drop what signed in to it before (provider
+   * identities that did not vouch for the address; identities/).
+   */
+  readonly onEmailProven?: (tx: EntityManager, userId: string) => Promise<void>;
 }
 
 export class AuthService {
@@ -196,9 +201,7 @@ export class AuthService {
         // A VERIFY_EMAIL code sets the password of its own registration (none when it carries none); a LOGIN
         // code proves the email but not who chose any password, so it sets none.
         user.passwordHash = purpose === OtpPurpose.VERIFY_EMAIL ? otp.passwordHash : null;
-        user.emailVerified = true;
-        user.updatedAt = this.deps.clock.now();
-        await this.deps.otp.retireAll(tx, email, OtpPurpose.VERIFY_EMAIL); // other registrations end here
+        await this.proveEmail(tx, user);
       }
       return success(await this.openSession(tx, user, SignInMethod.CODE, `code (${purpose})`, client));
     });
@@ -228,9 +231,8 @@ export class AuthService {
       );
       if (!consumed.ok) return consumed;
       const { user } = consumed.value;
-      if (!user.emailVerified) await this.deps.otp.retireAll(tx, email, OtpPurpose.VERIFY_EMAIL);
+      if (!user.emailVerified) await this.proveEmail(tx, user);
       user.passwordHash = passwordHash;
-      user.emailVerified = true;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
       this.deps.audit.record(tx, client, {
@@ -359,6 +361,19 @@ export class AuthService {
     });
     if (!user.active) return failure(new AccountDisabledError());
     return success({ user, otp: consumed.value });
+  }
+
+  /**
+   * The first time a code proves an unverified account's address: other registrations' codes end, and so does every
+   * way in opened before — sessions, and provider identities that did not vouch for the address — so nobody who
+   * claimed the address before its owner proved it keeps a way into the account.
+   */
+  private async proveEmail(tx: EntityManager, user: User): Promise<void> {
+    await this.deps.otp.retireAll(tx, user.email, OtpPurpose.VERIFY_EMAIL);
+    await this.deps.onEmailProven?.(tx, user.id);
+    await this.deps.sessions.endAllOfUser(tx, user.id, 'email_proven');
+    user.emailVerified = true;
+    user.updatedAt = this.deps.clock.now();
   }
 
   /**

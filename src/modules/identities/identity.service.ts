@@ -13,6 +13,7 @@ import type { OtpService } from '../otp/otp.service';
 import { OtpPurpose } from '../otp/otp-purpose';
 import { User } from '../users/user.entity';
 import { normalizeFullName } from '../users/user-input';
+import { CONTROL } from '../../common/validation';
 import type { IdentityProviderConfig } from '../../config/identity-providers';
 import { Identity } from './identity.entity';
 import type { ProviderProfile } from './oidc-clients';
@@ -99,6 +100,23 @@ export class IdentityService {
     });
   }
 
+  /**
+   * An unverified account's address was proven by a code (AuthService): its identities were linked while the
+   * address was unproven, so by providers that did not vouch for it; they go (the contract's IDENTITY_CONFLICT rule,
+   * whichever came first). Their owner can link them again from a signed-in session.
+   */
+  async dropUnproven(tx: EntityManager, userId: string): Promise<void> {
+    const identities = await tx.find(Identity, { user: userId });
+    for (const identity of identities) {
+      tx.remove(identity);
+      this.audit.record(tx, null, {
+        type: AuditEventType.IDENTITY_UNLINKED,
+        subjectUserId: userId,
+        detail: `${identity.provider}: linked before the address was proven`,
+      });
+    }
+  }
+
   private async resolveSignIn(
     tx: EntityManager,
     provider: IdentityProviderConfig,
@@ -119,7 +137,7 @@ export class IdentityService {
       user = tx.create(User, {
         email: profile.email,
         passwordHash: null,
-        fullName: normalizeFullName(profile.name?.slice(0, 100)),
+        fullName: nameFromProvider(profile.name),
         emailVerified: profile.emailVerified,
         active: true,
         roles: [Role.USER],
@@ -178,7 +196,9 @@ export class IdentityService {
       email: user.email,
       detail: provider.id,
     });
-    this.outbox.enqueue(tx, user.email, identityLinkedEmail(provider.displayName));
+    // Not to an address nobody proved (a new account from a provider that does not vouch for it): that would let
+    // anyone with a provider account make Portcullis mail any address.
+    if (user.emailVerified) this.outbox.enqueue(tx, user.email, identityLinkedEmail(provider.displayName));
     return identity;
   }
 
@@ -191,4 +211,10 @@ export class IdentityService {
       return em.fork().transactional(work);
     }
   }
+}
+
+/** The provider's display name as a full name: control characters dropped, at most 100 characters. */
+function nameFromProvider(name: string | null): string | null {
+  if (name === null) return null;
+  return normalizeFullName([...name.replace(new RegExp(CONTROL.source, 'gu'), '')].slice(0, 100).join(''));
 }

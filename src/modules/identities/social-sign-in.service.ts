@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from '../../common/clock';
 import { decrypt, encrypt, randomToken, safeEqual, sha256 } from '../../common/crypto';
 import {
+  AccountDisabledError,
   BadUserInputError,
   IdentityConflictError,
   InvalidCredentialsError,
@@ -141,6 +142,7 @@ export class SocialSignInService {
           : await this.deps.identities.signIn(em.fork(), provider, profile, client);
     } catch (err) {
       if (err instanceof IdentityConflictError) return this.fail(flow, 'identity_conflict', 'identity conflict');
+      if (err instanceof AccountDisabledError) return this.fail(flow, 'access_denied', 'account disabled');
       if (err instanceof BadUserInputError) return this.fail(flow, 'invalid_request', 'no email from the provider');
       this.deps.logger.error('social sign-in failed', errorFields(err));
       return this.fail(flow, 'server_error', 'unexpected');

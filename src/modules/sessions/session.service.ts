@@ -58,7 +58,14 @@ where s.id = $1 and s.revoked_at is null and s.expires_at > $2`,
 type LiveRow = PrincipalUserSource & { readonly sessionId: string; readonly expiresAt: Date | string };
 
 export type RevokeReason =
-  'logout' | 'logout_all' | 'revoked' | 'password_changed' | 'password_reset' | 'refresh_token_reuse' | 'deactivated';
+  | 'logout'
+  | 'logout_all'
+  | 'revoked'
+  | 'password_changed'
+  | 'password_reset'
+  | 'refresh_token_reuse'
+  | 'deactivated'
+  | 'email_proven';
 
 export interface SessionSettings {
   readonly refreshKey: KeyObject;
