@@ -1,4 +1,4 @@
-// The playground's preloaded tabs: the sign-in flow, one operation a tab, with variables and, where a
+// The playground's preloaded tabs: the sign-in flows, one operation a tab, with variables and, where a
 // signed-in caller is needed, a bearer-token header to fill in. Plain data, so tests can validate it.
 
 /** What the headers editor holds on tabs that need a signed-in caller. */
@@ -14,6 +14,9 @@ const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'Analytical-Engine-1';
+// RFC 7636's example PKCE pair, for trying the social flow by hand: an app makes a fresh one for every sign-in.
+const CODE_VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CODE_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'; // base64url(SHA-256(CODE_VERIFIER))
 
 export const EXAMPLE_TABS: readonly ExampleTab[] = [
   {
@@ -105,5 +108,69 @@ mutation Logout {
 }
 `,
     headers: BEARER_TEMPLATE,
+  },
+  {
+    query: `# 7. Social sign-in: the providers configured
+# (GOOGLE_CLIENT_ID, OIDC_<NAME>_ISSUER, ...).
+query IdentityProviders {
+  identityProviders {
+    id
+    displayName
+  }
+}
+`,
+  },
+  {
+    query: `# 8. The app makes a PKCE pair: it keeps the
+# verifier and sends codeChallenge, base64url of
+# its SHA-256. redirectUri: one of
+# OAUTH_REDIRECT_URIS. Open authorizationUrl in a
+# browser: after the provider it lands on
+# redirectUri?code=... (or ?error=...).
+mutation StartSocialSignIn(
+  $provider: String!
+  $redirectUri: String!
+  $codeChallenge: String!
+) {
+  startSocialSignIn(
+    provider: $provider
+    redirectUri: $redirectUri
+    codeChallenge: $codeChallenge
+  ) {
+    authorizationUrl
+    expiresIn
+  }
+}
+`,
+    variables: json({
+      provider: 'google',
+      redirectUri: 'http://localhost:5173/auth/callback',
+      codeChallenge: CODE_CHALLENGE,
+    }),
+  },
+  {
+    query: `# 9. Exchange that code (single use, 60 s) with
+# the verifier (here: the one of tab 8's
+# challenge) for a sign-in.
+mutation CompleteSocialSignIn(
+  $code: String!
+  $codeVerifier: String!
+) {
+  completeSocialSignIn(
+    code: $code
+    codeVerifier: $codeVerifier
+  ) {
+    accessToken
+    refreshToken
+    expiresIn
+    user {
+      id
+      email
+      emailVerified
+    }
+  }
+}
+`,
+    variables: json({ code: '<paste code from redirectUri>', codeVerifier: CODE_VERIFIER }),
   },
 ];

@@ -43,6 +43,8 @@ it('the example operations are valid against schema.graphql', async () => {
   expect(names.sort()).toEqual(
     [
       'ChangePassword',
+      'CompleteSocialSignIn',
+      'IdentityProviders',
       'Login',
       'Logout',
       'LogoutAll',
@@ -53,6 +55,7 @@ it('the example operations are valid against schema.graphql', async () => {
       'ResetPassword',
       'RevokeSession',
       'Sessions',
+      'StartSocialSignIn',
       'VerifyOtp',
     ].sort(),
   );

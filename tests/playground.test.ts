@@ -4,6 +4,7 @@
 // chromium through playwright-core: register through the page, read the answer, sign in with the headers editor.
 import express from 'express';
 import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,7 +61,7 @@ function assetUrls(html: string, base: string): string[] {
 describe('the preloaded operations', () => {
   const schema = buildSchema(readFileSync(join(__dirname, '..', 'schema.graphql'), 'utf8'));
 
-  it('are valid against schema.graphql and walk the sign-in flow: register, verifyOtp, login, me, refresh, logout', () => {
+  it('are valid against schema.graphql and walk the sign-in flows: register … logout, then social sign-in', () => {
     const fields = EXAMPLE_TABS.map((tab) => {
       const doc = parse(tab.query);
       expect(validate(schema, doc)).toEqual([]);
@@ -68,7 +69,17 @@ describe('the preloaded operations', () => {
       return op.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : s.kind));
     });
 
-    expect(fields).toEqual([['register'], ['verifyOtp'], ['login'], ['me'], ['refresh'], ['logout']]);
+    expect(fields).toEqual([
+      ['register'],
+      ['verifyOtp'],
+      ['login'],
+      ['me'],
+      ['refresh'],
+      ['logout'],
+      ['identityProviders'],
+      ['startSocialSignIn'],
+      ['completeSocialSignIn'],
+    ]);
   });
 
   it('carry JSON variables, and a bearer-token header to fill in where a signed-in caller is needed', () => {
@@ -76,7 +87,29 @@ describe('the preloaded operations', () => {
       if (tab.variables !== undefined) expect(JSON.parse(tab.variables)).toEqual(expect.any(Object));
     }
     expect(JSON.parse(BEARER_TEMPLATE)).toEqual({ Authorization: 'Bearer <paste accessToken>' });
-    expect(EXAMPLE_TABS.map((t) => t.headers !== undefined)).toEqual([false, false, false, true, false, true]);
+    expect(EXAMPLE_TABS.map((t) => t.headers !== undefined)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('start and complete social sign-in with one PKCE pair: the challenge is base64url(SHA-256(verifier))', () => {
+    const variablesOf = (name: string) => {
+      const tab = EXAMPLE_TABS.find((t) => t.query.includes(`mutation ${name}(`));
+      return JSON.parse(tab!.variables!) as Record<string, string>;
+    };
+    const { codeChallenge } = variablesOf('StartSocialSignIn');
+    const { codeVerifier } = variablesOf('CompleteSocialSignIn');
+
+    expect(codeVerifier).toMatch(/^[A-Za-z0-9._~-]{43,128}$/);
+    expect(createHash('sha256').update(codeVerifier!).digest('base64url')).toBe(codeChallenge);
   });
 });
 
@@ -158,6 +191,9 @@ describe('in development', () => {
           'Me',
           'Refresh',
           'Logout',
+          'IdentityProviders',
+          'StartSocialSignIn',
+          'CompleteSocialSignIn',
         ]);
 
         // Register, through the preloaded tab, with this test's email typed into its variables.

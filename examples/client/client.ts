@@ -4,10 +4,12 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { createAuthLink } from './auth-link';
 import {
+  CompleteSocialSignInDocument,
   LoginDocument,
   LogoutAllDocument,
   LogoutDocument,
   RefreshDocument,
+  StartSocialSignInDocument,
   VerifyOtpDocument,
   type AuthTokensFragment,
   type LoginMutationVariables,
@@ -15,6 +17,15 @@ import {
 } from './generated/graphql';
 import { createRefreshLink, hasCode } from './refresh-link';
 import { singleFlight } from './single-flight';
+import {
+  createPkcePair,
+  defaultVerifierStorage,
+  readRedirect,
+  SocialSignInError,
+  takeVerifier,
+  VERIFIER_KEY,
+  type VerifierStorage,
+} from './social-sign-in';
 import { memoryTokenStore, tokensFrom, type Tokens, type TokenStore } from './token-store';
 
 export interface PortcullisClientOptions {
@@ -33,7 +44,24 @@ export interface PortcullisClientOptions {
   tokens?: TokenStore;
   /** Called once when the server ends the session (revoked, logged out elsewhere, expired, disabled). */
   onSignedOut?: () => void;
+  /**
+   * Where social sign-in keeps its PKCE verifier while the browser is at the provider (default: `sessionStorage` in a
+   * browser, else memory).
+   */
+  verifierStorage?: VerifierStorage;
 }
+
+export interface StartSocialSignInOptions {
+  /** An `identityProviders` id: `google`, or a configured OIDC_<NAME>_ISSUER's name in lower case. */
+  provider: string;
+  /** Where the browser comes back with `?code=…`: exactly one of the server's OAUTH_REDIRECT_URIS. */
+  redirectUri: string;
+  /** Overrides the client's `verifierStorage` for this sign-in (pass the same to completeSocialSignIn). */
+  storage?: VerifierStorage;
+}
+
+/** The redirect URI as the browser opened it (`location.href`), or the `code` already read from it. */
+export type CompleteSocialSignInOptions = ({ url: string | URL } | { code: string }) & { storage?: VerifierStorage };
 
 export interface PortcullisClient {
   /** Use it with the generated documents: `apollo.query({ query: MeDocument })`. */
@@ -43,6 +71,16 @@ export interface PortcullisClient {
   login(variables: LoginMutationVariables): Promise<AuthTokensFragment>;
   /** Code sign-in (LOGIN or VERIFY_EMAIL); keeps the tokens and returns the payload. */
   verifyOtp(variables: VerifyOtpMutationVariables): Promise<AuthTokensFragment>;
+  /**
+   * Social sign-in, step 1: makes a PKCE pair, keeps the verifier, and answers the provider's authorization URL.
+   * Send the browser there (`location.assign(url)`); it comes back to `redirectUri?code=…` (or `?error=…`).
+   */
+  startSocialSignIn(options: StartSocialSignInOptions): Promise<string>;
+  /**
+   * Step 2, on the redirect URI: takes the kept verifier (one attempt), exchanges the code (single use, 60 s), keeps
+   * the tokens and returns the payload. `?error=…` rejects with a SocialSignInError carrying the error's code.
+   */
+  completeSocialSignIn(options: CompleteSocialSignInOptions): Promise<AuthTokensFragment>;
   /**
    * Cookie mode: signs back in from the refresh cookie (call it once on page load, where memory starts empty).
    * True when signed in; false when there is no cookie or its session is over.
@@ -68,6 +106,7 @@ function sessionEnded(error: unknown): boolean {
 export function createPortcullisClient(options: PortcullisClientOptions): PortcullisClient {
   const cookieMode = options.refreshTokenCookie === true;
   const tokens = options.tokens ?? memoryTokenStore();
+  const verifiers = options.verifierStorage ?? defaultVerifierStorage();
   // 'include': the browser stores the refresh cookie from, and sends it to, an API on another origin.
   const credentials = cookieMode ? { credentials: 'include' } : {};
   const http = new HttpLink({ uri: options.uri, fetch: options.fetch, ...credentials });
@@ -142,6 +181,38 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
     async verifyOtp(variables) {
       const { data } = await apollo.mutate({ mutation: VerifyOtpDocument, variables, ...DIRECT });
       return keep(data.verifyOtp);
+    },
+    async startSocialSignIn({ provider, redirectUri, storage = verifiers }) {
+      const { verifier, challenge } = await createPkcePair();
+      const { data } = await apollo.mutate({
+        mutation: StartSocialSignInDocument,
+        variables: { provider, redirectUri, codeChallenge: challenge },
+        ...DIRECT,
+      });
+      storage.setItem(VERIFIER_KEY, verifier); // replaces the verifier of a sign-in started before and not finished
+      return data.startSocialSignIn.authorizationUrl;
+    },
+    async completeSocialSignIn(from) {
+      const storage = from.storage ?? verifiers;
+      let code: string;
+      if ('code' in from) {
+        code = from.code;
+      } else {
+        const answer = readRedirect(from.url);
+        if (answer instanceof SocialSignInError) {
+          storage.removeItem(VERIFIER_KEY); // this sign-in is over
+          throw answer;
+        }
+        if (answer === null) throw new Error(`${String(from.url)} has no code or error: not a social sign-in's return`);
+        code = answer.code;
+      }
+      const codeVerifier = takeVerifier(storage);
+      const { data } = await apollo.mutate({
+        mutation: CompleteSocialSignInDocument,
+        variables: { code, codeVerifier },
+        ...DIRECT,
+      });
+      return keep(data.completeSocialSignIn);
     },
     resume,
     async logout() {

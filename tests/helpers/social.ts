@@ -117,3 +117,94 @@ export async function socialSignIn(app: GraphQLClient, provider: TestProvider, p
   if (!res.data?.completeSocialSignIn) throw new Error(`complete failed: ${JSON.stringify(res.errors)}`);
   return res.data.completeSocialSignIn;
 }
+
+/** The provider's redirect with some parameters replaced (a string) or removed (null): the query of a GET redirect,
+ *  the fields of a form_post. For attacks: another flow's state, a forged `iss`, a code from elsewhere. */
+export function alterRedirect(redirect: ProviderRedirect, change: Record<string, string | null>): ProviderRedirect {
+  const apply = (params: URLSearchParams) => {
+    for (const [name, value] of Object.entries(change)) {
+      if (value === null) params.delete(name);
+      else params.set(name, value);
+    }
+  };
+  if (redirect.method === 'POST') {
+    const form = new URLSearchParams(redirect.form);
+    apply(form);
+    return { ...redirect, form };
+  }
+  const url = new URL(redirect.url);
+  apply(url.searchParams);
+  return { ...redirect, url: url.href };
+}
+
+/** A parameter of the provider's redirect (query or form field), or null. */
+export function redirectParam(redirect: ProviderRedirect, name: string): string | null {
+  return redirect.method === 'POST' ? (redirect.form?.get(name) ?? null) : new URL(redirect.url).searchParams.get(name);
+}
+
+/** The ID token `nonce` claim for the raw nonce an app keeps: SHA-256 of it, as hex or base64url. */
+export function nonceClaim(raw: string, encoding: 'hex' | 'base64url' = 'hex'): string {
+  return createHash('sha256').update(raw, 'utf8').digest(encoding);
+}
+
+/** signInWithIdToken as a native app calls it; `nonce` left out when undefined. */
+export function idTokenSignIn(app: GraphQLClient, provider: string, idToken: string, nonce?: string) {
+  return app.gql<{
+    signInWithIdToken: {
+      accessToken: string;
+      refreshToken: string;
+      user: { id: string; email: string; emailVerified: boolean };
+    };
+  }>(
+    `mutation($p: String!, $t: String!, $n: String) { signInWithIdToken(provider: $p, idToken: $t, nonce: $n) { ${AUTH_FIELDS} } }`,
+    nonce === undefined ? { p: provider, t: idToken } : { p: provider, t: idToken, n: nonce },
+  );
+}
+
+/** The fields of an Identity the link and identity tests read. */
+export const IDENTITY_FIELDS = 'id provider email createdAt lastUsedAt';
+
+export interface IdentityFields {
+  id: string;
+  provider: string;
+  email: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** completeSocialLink as the signed-in user of `token`. */
+export function completeLink(app: GraphQLClient, code: string, verifier: string, token?: string) {
+  return app.gql<{ completeSocialLink: IdentityFields }>(
+    `mutation($c: String!, $v: String!) { completeSocialLink(code: $c, codeVerifier: $v) { ${IDENTITY_FIELDS} } }`,
+    { c: code, v: verifier },
+    { token },
+  );
+}
+
+/** A full link of `sub` to the user of `token` (startSocialLink … completeSocialLink); fails the test otherwise. */
+export async function socialLink(
+  app: GraphQLClient,
+  provider: TestProvider,
+  providerId: string,
+  sub: string,
+  token: string,
+): Promise<IdentityFields> {
+  const trip = await roundTrip(app, provider, providerId, sub, { link: token });
+  if (trip.code === null) throw new Error(`link callback redirected with error=${trip.error}`);
+  const res = await completeLink(app, trip.code, trip.verifier, token);
+  if (!res.data?.completeSocialLink) throw new Error(`completeSocialLink failed: ${JSON.stringify(res.errors)}`);
+  return res.data.completeSocialLink;
+}
+
+export function unlinkIdentity(app: GraphQLClient, id: string, token?: string) {
+  return app.gql<{ unlinkIdentity: boolean }>('mutation($id: ID!) { unlinkIdentity(id: $id) }', { id }, { token });
+}
+
+/** The round trip with `response_mode=form_post`: the provider form-posts its answer to the callback. */
+export async function formPostTrip(app: GraphQLClient, provider: TestProvider, providerId: string, sub: string) {
+  const keys = pkce();
+  const url = `${await startUrl(app, providerId, keys.challenge)}&response_mode=form_post`;
+  const redirect = await provider.authorize(url, sub);
+  const answer = await deliver(app, redirect);
+  return { ...landing(answer), answer, verifier: keys.verifier, redirect };
+}
