@@ -148,11 +148,17 @@ export class OidcClients {
   }
 }
 
-/** A network failure or timeout talking to the provider, as opposed to an answer we refuse. */
-function unreachable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.name === 'JWKSTimeout') return true;
-  if (err instanceof TypeError && /fetch failed/i.test(err.message)) return true;
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof Error && cause !== err && unreachable(cause);
+/**
+ * A network failure, a timeout or a server error of the provider, as opposed to an answer we refuse. Judged by shape,
+ * not `instanceof`: fetch's errors may come from another realm (an embedding runtime, a test VM).
+ */
+export function unreachable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 4) return false;
+  const { name, message, code, status, cause } = err as Record<string, unknown>;
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'JWKSTimeout') return true;
+  if (name === 'TypeError' && typeof message === 'string' && /fetch failed/i.test(message)) return true;
+  // openid-client: a token endpoint answering 5xx, or not with the JSON OAuth says (a proxy's error page).
+  if (typeof status === 'number' && status >= 500) return true;
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') return true;
+  return cause !== err && unreachable(cause, depth + 1);
 }

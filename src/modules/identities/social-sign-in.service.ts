@@ -209,7 +209,8 @@ export class SocialSignInService {
       }
     }
     if (!this.hostedDomainAllowed(provider, profile)) return this.refuseToken(provider, 'hosted domain');
-    const replayKey = sha256(`${profile.issuer}\n${claimed ?? idToken}`);
+    // By the raw nonce (checked against the claim above), so its hex and base64url spellings are one nonce.
+    const replayKey = sha256(`${profile.issuer}\n${nonce != null ? sha256(nonce) : idToken}`);
     const fresh = await em
       .getConnection()
       .execute<{ affectedRows: number }>(
