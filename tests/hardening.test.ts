@@ -417,10 +417,12 @@ describe('with REQUEST_TIMEOUT=1', () => {
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     // Headers promise 100 bytes of body; only one is sent, as a slow-loris client would.
     socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       closed.then(() => 'closed'),
-      new Promise((r) => setTimeout(() => r('still open'), 5000)),
+      new Promise((r) => (timer = setTimeout(() => r('still open'), 5000))),
     ]);
+    clearTimeout(timer);
     socket.destroy();
     expect(outcome).toBe('closed');
     expect(received).toMatch(/^HTTP\/1\.1 408/);

@@ -11,6 +11,7 @@ afterAll(async () => {
 });
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const ago = (ms: number): Date => new Date(app.clock.now().getTime() - ms);
 
 async function seed(userId: string, tag: string): Promise<void> {
@@ -54,10 +55,26 @@ async function seed(userId: string, tag: string): Promise<void> {
     );
   await mail('sent-long-ago@hk.test', ago(9 * DAY));
   await mail('sent-yesterday@hk.test', ago(DAY));
+
+  // Social sign-in flows go an hour after their state expired; remembered ID tokens once they expired.
+  const flow = (state: string, expires: Date) =>
+    app.sql(
+      `insert into oauth_flows (id, state_hash, provider, purpose, nonce, provider_verifier, app_challenge,
+         redirect_uri, created_at, expires_at)
+       values (gen_random_uuid(), ?, 'acme', 'SIGN_IN', 'n', 'v', 'c', 'https://app.example/cb', ?, ?)`,
+      [`${state}${tag}`, ago(DAY), expires],
+    );
+  await flow('flow-expired-2h-ago', ago(2 * HOUR));
+  await flow('flow-expired-30min-ago', ago(HOUR / 2));
+  await flow('flow-live', ago(-HOUR / 12));
+  const idToken = (hash: string, expires: Date) =>
+    app.sql('insert into used_id_tokens (hash, expires_at) values (?, ?)', [`${hash}${tag}`, expires]);
+  await idToken('id-token-expired', ago(60_000));
+  await idToken('id-token-live', ago(-600_000));
 }
 
 describe('housekeeping', () => {
-  it('removes old used or expired codes, failures past the hour, long-ended sessions and old sent mail, and keeps the rest', async () => {
+  it('removes old used or expired codes, failures past the hour, long-ended sessions, old sent mail, dead sign-in flows and expired ID tokens, and keeps the rest', async () => {
     const user = await signUp(app);
     await seed(user.user.id, '');
 
@@ -81,7 +98,18 @@ describe('housekeeping', () => {
       await app.sql<{ r: string }>("select recipient as r from mail_outbox where recipient like '%@hk.test'")
     ).map((r) => r.r);
     expect(recipients).toEqual(['sent-yesterday@hk.test']);
-    expect(removed).toEqual({ otp_codes: 2, otp_failures: 1, sessions: 2, mail_outbox: 1 });
+    const flows = (await app.sql<{ s: string }>('select state_hash as s from oauth_flows')).map((r) => r.s);
+    expect(flows.sort()).toEqual(['flow-expired-30min-ago', 'flow-live']);
+    const idTokens = (await app.sql<{ h: string }>('select hash as h from used_id_tokens')).map((r) => r.h);
+    expect(idTokens).toEqual(['id-token-live']);
+    expect(removed).toEqual({
+      otp_codes: 2,
+      otp_failures: 1,
+      sessions: 2,
+      mail_outbox: 1,
+      oauth_flows: 1,
+      used_id_tokens: 1,
+    });
 
     // The user who signed up just now still works: nothing live was touched.
     const me = await app.gql('{ me { id } }', {}, { token: user.accessToken });
@@ -96,5 +124,7 @@ describe('housekeeping', () => {
     expect(total('otp_codes')).toBe(2);
     expect(total('sessions')).toBe(2);
     expect(total('mail_outbox')).toBe(1);
+    expect(total('oauth_flows')).toBe(1);
+    expect(total('used_id_tokens')).toBe(1);
   });
 });

@@ -203,8 +203,8 @@ describe('with a running server', () => {
       expect(unknownEmailCompares).toBe(1);
       // the spy calls through: the right password still signs in
       expect(rightPassword.data?.login.user.email).toBe(email);
-      compare.mockRestore();
       expect(compare).toHaveBeenCalledTimes(1);
+      compare.mockRestore();
     });
   });
 

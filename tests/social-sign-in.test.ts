@@ -2,7 +2,7 @@
 // process): new accounts, the linking rules, and the flow's one-time steps.
 import { scrapeMetrics } from './helpers/client';
 import { adminToken } from './helpers/factories';
-import { login, PASSWORD, register, requestOtp, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
+import { login, PASSWORD, register, requestOtp, resetPassword, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 import {
@@ -374,6 +374,41 @@ describe('unlinkIdentity', () => {
     // Now the beta identity is the only way in.
     expect(errorCode(await unlinkIdentity(app, second.id, signedIn.accessToken))).toBe('BAD_USER_INPUT');
     expect((await socialSignIn(app, beta, 'beta', betaSub)).user.id).toBe(signedIn.user.id);
+  });
+
+  it('lets only one of two simultaneous unlinks remove the identities of a passwordless account', async () => {
+    const sub = uniqueSub('race');
+    await provider.setAccount({ sub, email: uniqueEmail('social-race'), email_verified: true });
+    const signedIn = await socialSignIn(app, provider, 'acme', sub);
+    const betaSub = uniqueSub('race-beta');
+    await beta.setAccount({ sub: betaSub, email: uniqueEmail('social-race-beta'), email_verified: true });
+    await socialLink(app, beta, 'beta', betaSub, signedIn.accessToken);
+    const both = (await meOf(signedIn.accessToken)).identities;
+    expect(both).toHaveLength(2);
+
+    const answers = await Promise.all(both.map((i) => unlinkIdentity(app, i.id, signedIn.accessToken)));
+
+    expect(answers.map((a) => a.data?.unlinkIdentity ?? errorCode(a)).sort()).toEqual(['BAD_USER_INPUT', true]);
+    expect((await meOf(signedIn.accessToken)).identities).toHaveLength(1);
+  });
+
+  it('gives an account created by a provider a password through resetPassword, after which it signs in with it', async () => {
+    const email = uniqueEmail('social-reset');
+    const sub = uniqueSub('reset');
+    await provider.setAccount({ sub, email, email_verified: true });
+    const signedIn = await socialSignIn(app, provider, 'acme', sub);
+    expect(await meOf(signedIn.accessToken)).toMatchObject({ hasPassword: false });
+    expect(errorCode(await login(app, email, PASSWORD))).toBe('INVALID_CREDENTIALS');
+
+    expect((await requestOtp(app, email, 'RESET_PASSWORD')).errors).toBeUndefined();
+    const code = await app.smtp.codeFor(email, /reset your password/i);
+    expect((await resetPassword(app, email, code, PASSWORD)).data?.resetPassword).toBe(true);
+
+    const byPassword = await login(app, email, PASSWORD);
+    expect(byPassword.data?.login.user.id).toBe(signedIn.user.id);
+    expect(await meOf(byPassword.data!.login.accessToken)).toMatchObject({ hasPassword: true });
+    // The identity stays: the address was already proven by the provider.
+    expect((await meOf(byPassword.data!.login.accessToken)).identities).toHaveLength(1);
   });
 
   it("answers BAD_USER_INPUT for an unknown id and for another user's identity", async () => {

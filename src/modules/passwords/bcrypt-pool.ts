@@ -19,6 +19,7 @@ const WORKER_FILE = __filename.endsWith('.ts')
 export class BcryptPool {
   private readonly pool: Piscina<BcryptJob, string | boolean>;
   private closed = false;
+  private readonly inFlight = new Set<Promise<string | boolean>>();
 
   constructor(size = Math.max(2, Math.min(4, availableParallelism()))) {
     if (!existsSync(WORKER_FILE)) throw new Error(`${WORKER_FILE} is missing: run npm run build`);
@@ -39,15 +40,23 @@ export class BcryptPool {
     return this.run({ op: 'compare', data, hash }) as Promise<boolean>;
   }
 
-  /** Ends the threads; jobs still waiting are refused, jobs already running finish. */
+  /**
+   * Refuses new jobs, lets every job already sent finish, then ends the threads. A thread is never terminated in the
+   * middle of bcrypt's native code: node-addon-api cannot throw into a dying thread and aborts the whole process.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool.close({ force: true });
+    await Promise.allSettled(this.inFlight);
+    await this.pool.close();
   }
 
   private run(job: BcryptJob): Promise<string | boolean> {
     // piscina would start new threads for work sent after close()
     if (this.closed) return Promise.reject(new Error('bcrypt pool closed'));
-    return this.pool.run(job);
+    const running = this.pool.run(job);
+    this.inFlight.add(running);
+    const forget = () => this.inFlight.delete(running);
+    running.then(forget, forget);
+    return running;
   }
 }
