@@ -1,11 +1,21 @@
 // Jest for the integration suite: real HTTP servers, PGlite or PostgreSQL, SMTP and Redis in the test run.
 const { availableParallelism } = require('node:os');
 
+/** True when the command line names test files (`npx jest tests/otp.test.ts`), or TEST_GROUPS=off. */
+function eachFileOnItsOwn() {
+  if (process.env.TEST_GROUPS === 'off') return true;
+  return process.argv.slice(2).some((arg) => /\.test\.ts$|^tests\/[^/]*$|\.test$/.test(arg));
+}
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
-  testMatch: ['**/*.test.ts'],
+  // `npm test` runs the files in groups (tests/helpers/groups.ts: the app's modules load once per group); test
+  // files named on the command line, or TEST_GROUPS=off, run each file on its own.
+  ...(eachFileOnItsOwn()
+    ? { testMatch: ['<rootDir>/tests/*.test.ts'] }
+    : { testMatch: ['<rootDir>/tests/groups/*.test.ts'] }),
   globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   setupFiles: ['reflect-metadata'],

@@ -1,0 +1,49 @@
+// `npm test` runs the test files in a few groups (tests/groups/): each group is one jest test file that runs its
+// files one after another, each as a describe block named after it, so the app's ~2,000 modules are loaded once
+// per group instead of once per file (about 2-4 s of CPU a file). Every tests/*.test.ts file lands in exactly one
+// group, chosen by the durations measured last (tests/groups/durations.json): longest first, into the group with
+// the least so far. Naming files on the command line (npx jest tests/x.test.ts) runs them on their own.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** How many group files tests/groups/ holds (group-1.test.ts …). */
+export const GROUP_COUNT = 6;
+/** Seconds assumed for a file not yet measured. */
+const UNMEASURED = 10;
+
+const TESTS = join(__dirname, '..');
+const DURATIONS = join(TESTS, 'groups', 'durations.json');
+
+/** The test files, each in one of `count` groups, balanced by `seconds`. */
+export function partition(files: readonly string[], seconds: Record<string, number>, count: number): string[][] {
+  const weight = (file: string) => seconds[file] ?? UNMEASURED;
+  const groups = Array.from({ length: count }, () => ({ total: 0, files: [] as string[] }));
+  const longestFirst = [...files].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
+  for (const file of longestFirst) {
+    const lightest = groups.reduce((min, g) => (g.total < min.total ? g : min));
+    lightest.files.push(file);
+    lightest.total += weight(file);
+  }
+  return groups.map((g) => g.files.sort());
+}
+
+export function testFiles(): string[] {
+  return readdirSync(TESTS)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort();
+}
+
+export function measuredSeconds(): Record<string, number> {
+  return existsSync(DURATIONS) ? (JSON.parse(readFileSync(DURATIONS, 'utf8')) as Record<string, number>) : {};
+}
+
+/** Declares group `n` (1-based): each of its files as a describe block, loaded inside it. */
+export function runGroup(n: number): void {
+  const files = partition(testFiles(), measuredSeconds(), GROUP_COUNT)[n - 1] ?? [];
+  for (const file of files) {
+    describe(file, () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a test file, loaded inside its describe block
+      require(join(TESTS, file)); // its hooks and tests register inside this block
+    });
+  }
+}

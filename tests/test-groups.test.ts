@@ -1,0 +1,19 @@
+// `npm test` runs the test files in groups (tests/helpers/groups.ts): every file must run, exactly once.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GROUP_COUNT, measuredSeconds, partition, testFiles } from './helpers/groups';
+
+it('puts every test file in exactly one group, and has one group file per group', () => {
+  const groups = partition(testFiles(), measuredSeconds(), GROUP_COUNT);
+  expect(groups.flat().sort()).toEqual(testFiles());
+  expect(groups.flat()).toHaveLength(new Set(groups.flat()).size);
+  const groupFiles = readdirSync(join(__dirname, 'groups')).filter((f) => f.endsWith('.test.ts'));
+  expect(groupFiles.sort()).toEqual(Array.from({ length: GROUP_COUNT }, (_, i) => `group-${i + 1}.test.ts`).sort());
+});
+
+it('balances the groups by the measured durations: longest first, into the lightest group', () => {
+  const seconds = { 'a.test.ts': 50, 'b.test.ts': 30, 'c.test.ts': 15, 'd.test.ts': 10 };
+  expect(partition(Object.keys(seconds), seconds, 2)).toEqual([['a.test.ts'], ['b.test.ts', 'c.test.ts', 'd.test.ts']]);
+  // A file not measured yet counts as 10 s.
+  expect(partition(['new.test.ts', 'a.test.ts'], seconds, 2)).toEqual([['a.test.ts'], ['new.test.ts']]);
+});
