@@ -17,6 +17,7 @@ import { User } from '../users/user.entity';
 import { RetiredRefreshToken } from './retired-refresh-token.entity';
 import type { LiveSession, SessionCache } from './session-cache';
 import { Session } from './session.entity';
+import { LiveSessionBatch } from './live-session-batch';
 import type { ClientInfo, PrincipalUser } from '../../common/request-context';
 
 export interface IssuedSession {
@@ -47,12 +48,13 @@ select r.id as "sessionId", u.id, u.email, u.full_name as "fullName", u.email_ve
 from rotated r join users u on u.id = r.user_id`;
 
 // The live session an access token names, with its user, in the property names of PrincipalUser.
-const LIVE_SESSION = {
-  name: 'portcullis_live_session',
+// One statement answers the checks of every request in one event-loop turn (live-session-batch.ts).
+const LIVE_SESSIONS = {
+  name: 'portcullis_live_sessions',
   text: `select s.id as "sessionId", s.expires_at as "expiresAt", u.id, u.email, u.full_name as "fullName",
   u.email_verified as "emailVerified", u.active, u.roles, u.created_at as "createdAt"
 from sessions s join users u on u.id = s.user_id
-where s.id = $1 and s.revoked_at is null and s.expires_at > $2`,
+where s.id = any($1::uuid[]) and s.revoked_at is null and s.expires_at > $2`,
 };
 
 type LiveRow = PrincipalUserSource & { readonly sessionId: string; readonly expiresAt: Date | string };
@@ -81,6 +83,10 @@ export class SessionService {
     private readonly cache: SessionCache,
     private readonly afterCommit: AfterCommit,
   ) {}
+
+  private readonly liveSessions = new LiveSessionBatch<LiveRow, EntityManager>((ids, em) =>
+    preparedQuery<LiveRow>(em, LIVE_SESSIONS, [ids, this.clock.now()]),
+  );
 
   /** Starts a new refresh-token family for `user`; the caller flushes. */
   create(em: EntityManager, user: User, client: ClientInfo): IssuedSession {
@@ -186,8 +192,8 @@ export class SessionService {
    * unit of work (no fork, no hydration): every signed-in request whose session is not cached comes here.
    */
   async findLiveSession(em: EntityManager, sessionId: string): Promise<LiveSession | null> {
-    const [row] = await preparedQuery<LiveRow>(em, LIVE_SESSION, [sessionId, this.clock.now()]);
-    if (row === undefined) return null;
+    const row = await this.liveSessions.load(sessionId, em);
+    if (row === null) return null;
     return { sessionId: row.sessionId, expiresAt: new Date(row.expiresAt).getTime(), user: toPrincipalUser(row) };
   }
 
