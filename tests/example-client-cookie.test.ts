@@ -1,15 +1,14 @@
 // The example client's cookie mode (examples/client, `refreshTokenCookie: true`) in Chromium: a page served from
 // another port of the same host signs in against a server with REFRESH_TOKEN_COOKIE=true whose CORS_ORIGINS is
 // the page's origin. The refresh token lives only in the HttpOnly cookie; refresh, resume and logout use it.
-import { build } from 'esbuild';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { createPortcullisClient, type PortcullisClient } from '../examples/client/client';
 import type * as Documents from '../examples/client/generated/graphql';
 import { sha256 } from '../src/common/crypto';
 import { hasChromium, launchChromium } from './helpers/browser';
+import { bundleForBrowser } from './helpers/bundle-client';
 import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
@@ -32,27 +31,10 @@ interface PageWindow {
 
 /** The example client and its documents bundled for the browser, as an app's build would (global `Portcullis`). */
 async function bundleClient(): Promise<string> {
-  const root = join(__dirname, '..');
-  const result = await build({
-    stdin: {
-      contents:
-        "export { createPortcullisClient } from './examples/client/client';\n" +
-        "export * as documents from './examples/client/generated/graphql';\n",
-      resolveDir: root,
-      sourcefile: 'example-page.ts',
-      loader: 'ts',
-    },
-    bundle: true,
-    format: 'iife',
-    globalName: 'Portcullis',
-    platform: 'browser',
-    target: 'chrome120',
-    minify: true,
-    write: false,
-    define: { 'process.env.NODE_ENV': '"production"' },
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
+  return bundleForBrowser(
+    "export { createPortcullisClient } from './examples/client/client';\n" +
+      "export * as documents from './examples/client/generated/graphql';\n",
+  );
 }
 
 function pageHtml(apiUrl: string): string {

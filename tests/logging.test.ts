@@ -1,5 +1,5 @@
 // Structured logs: one JSON line per request with what operators need, and never a secret.
-import { Writable } from 'node:stream';
+import { capture } from './helpers/log-capture';
 import { Client } from 'pg';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/common/logger';
@@ -7,18 +7,6 @@ import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
 import { serverEnv } from './helpers/server-env';
 import { startTestApp, type TestApp } from './helpers/test-server';
 import { SLOW_REQUEST_MS } from '../src/server/request-log';
-
-/** A pino destination that keeps every line. */
-function capture(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { stream, lines };
-}
 
 let app: TestApp;
 const log = capture();

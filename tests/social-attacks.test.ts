@@ -4,7 +4,7 @@
 // the users table), against a real OpenID provider (helpers/oidc-provider.ts).
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
-import { Writable } from 'node:stream';
+import { capture } from './helpers/log-capture';
 
 import { createLogger } from '../src/common/logger';
 import { httpRequest } from './helpers/client';
@@ -25,18 +25,6 @@ import {
   startUrl,
 } from './helpers/social';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
-
-/** A pino destination that keeps every line. */
-function capture(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { stream, lines };
-}
 
 /** A local port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -3,13 +3,12 @@
 // whose real login and consent forms the test fills in; the provider sends the browser to PUBLIC_URL/oauth/callback,
 // which redirects to the page with a one-time code; the page completes the sign-in and shows `me`. Once with a page
 // script of its own, once with the example client (examples/client) bundled for the browser.
-import { build } from 'esbuild';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
 import type { Browser, Page, Request } from 'playwright-core';
 import { VERIFIER_KEY as CLIENT_VERIFIER_KEY } from '../examples/client/social-sign-in';
 import { hasChromium, launchChromium } from './helpers/browser';
+import { bundleForBrowser } from './helpers/bundle-client';
 import { uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import { complete, fixtureClient, providerEnv } from './helpers/social';
@@ -132,24 +131,7 @@ if (location.search !== '') {
 
 /** The example client bundled for the browser, as an app's build would (global `Portcullis`). */
 async function bundleClient(): Promise<string> {
-  const result = await build({
-    stdin: {
-      contents: "export { createPortcullisClient } from './examples/client/client';\n",
-      resolveDir: join(__dirname, '..'),
-      sourcefile: 'social-page.ts',
-      loader: 'ts',
-    },
-    bundle: true,
-    format: 'iife',
-    globalName: 'Portcullis',
-    platform: 'browser',
-    target: 'chrome120',
-    minify: true,
-    write: false,
-    define: { 'process.env.NODE_ENV': '"production"' },
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
+  return bundleForBrowser("export { createPortcullisClient } from './examples/client/client';\n");
 }
 
 /** The apps' own server, on a port of its own: their origin, and their redirect URIs. */
