@@ -279,6 +279,23 @@ describe('linking by email', () => {
       identitiesOfOwner: (await meOf(owner.accessToken)).identities.length,
     }).toEqual({ providerSignInLandsOnOwnersAccount: false, earlierSessionStillOpen: false, identitiesOfOwner: 0 });
   });
+
+  it('does not let it keep a way in either when the owner proves the address through a provider that vouches for it', async () => {
+    const email = uniqueEmail('social-squatted-2');
+    const squatterSub = uniqueSub('squatter-2');
+    await provider.setAccount({ sub: squatterSub, email, email_verified: false });
+    const squatted = await socialSignIn(app, provider, 'acme', squatterSub);
+
+    const ownerSub = uniqueSub('owner-2');
+    await beta.setAccount({ sub: ownerSub, email, email_verified: true });
+    const owner = await socialSignIn(app, beta, 'beta', ownerSub);
+    expect(owner.user).toMatchObject({ id: squatted.user.id, emailVerified: true });
+
+    expect(errorCode(await app.gql('{ me { id } }', {}, { token: squatted.accessToken }))).toBe('UNAUTHENTICATED');
+    expect((await meOf(owner.accessToken)).identities.map((i) => i.provider)).toEqual(['beta']);
+    const again = await roundTrip(app, provider, 'acme', squatterSub);
+    expect(again.error).toBe('identity_conflict');
+  });
 });
 
 describe('linking from a signed-in session', () => {

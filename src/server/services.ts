@@ -79,7 +79,7 @@ export function createServices(
   );
   const outbox = new OutboxService(keys.outbox, afterCommit);
   const passwords = new PasswordService(config.bcryptCost);
-  const identities = new IdentityService(clock, otp, audit, outbox, config.socialSignIn.providers);
+  const identities = new IdentityService(clock, otp, audit, outbox, sessions, config.socialSignIn.providers);
   const auth = new AuthService({
     clock,
     passwords,

@@ -10,6 +10,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { OutboxService } from '../mail/outbox.service';
 import { identityLinkedEmail, identityUnlinkedEmail } from '../mail/templates';
 import type { OtpService } from '../otp/otp.service';
+import type { SessionService } from '../sessions/session.service';
 import { OtpPurpose } from '../otp/otp-purpose';
 import { User } from '../users/user.entity';
 import { normalizeFullName } from '../users/user-input';
@@ -29,6 +30,7 @@ export class IdentityService {
     private readonly otp: OtpService,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
+    private readonly sessions: SessionService,
     private readonly providers: readonly IdentityProviderConfig[],
   ) {}
 
@@ -153,9 +155,12 @@ export class IdentityService {
     } else if (!profile.emailVerified) {
       throw new IdentityConflictError();
     } else if (!user.emailVerified) {
-      // The pre-registration takeover: whoever registered this address first never proved it; the provider did.
-      // Their pending password (kept on the VERIFY_EMAIL codes) goes with those codes.
+      // The pre-registration takeover: whoever claimed this address first never proved it; the provider did. Their
+      // pending password (kept on the VERIFY_EMAIL codes) goes with those codes, and any identity and session they
+      // got through a provider that did not vouch for the address goes too.
       await this.otp.retireAll(tx, profile.email, OtpPurpose.VERIFY_EMAIL);
+      await this.dropUnproven(tx, user.id);
+      await this.sessions.endAllOfUser(tx, user.id, 'email_proven');
       user.passwordHash = null;
       user.emailVerified = true;
       user.updatedAt = now;
