@@ -126,6 +126,18 @@ describe('identity providers', () => {
     expect(config.socialSignIn.publicUrl).toBe('https://auth.example');
   });
 
+  it('refuses a plain-http redirect URI in production, except to this machine', () => {
+    const production = { ...PRODUCTION, PUBLIC_URL: 'https://auth.example' };
+    expect(refusal({ ...production, OAUTH_REDIRECT_URIS: 'http://app.example.com/cb' }).variable).toBe(
+      'OAUTH_REDIRECT_URIS',
+    );
+    const allowed = 'https://app.example.com/cb,http://127.0.0.1:8765/cb,com.example.app:/oauth';
+    expect(loadConfig({ ...production, OAUTH_REDIRECT_URIS: allowed }).socialSignIn.redirectUris).toHaveLength(3);
+    expect(loadConfig({ ...BASE, OAUTH_REDIRECT_URIS: 'http://app.example.com/cb' }).socialSignIn.redirectUris).toEqual(
+      ['http://app.example.com/cb'],
+    );
+  });
+
   it('keeps redirect URIs exactly as written, custom schemes for native apps included', () => {
     const { redirectUris } = loadConfig({
       ...BASE,

@@ -32,6 +32,7 @@ export interface SocialSignInConfig {
 type Env = Record<string, string | undefined>;
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 /** The settings of a generic provider: OIDC_<NAME>_<SETTING>. */
 export const OIDC_SETTINGS = [
   'ISSUER',
@@ -67,7 +68,7 @@ function parseUrl(name: string, raw: string): URL {
 /** https, or http for a loopback or localhost issuer outside production (development and tests). */
 function issuerUrl(name: string, raw: string, isProduction: boolean): string {
   const url = parseUrl(name, raw);
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  const local = LOOPBACK.includes(url.hostname);
   if (url.protocol === 'https:' || (url.protocol === 'http:' && local && !isProduction)) return raw.replace(/\/$/, '');
   throw new ConfigError(name, `must be an https:// URL, got "${raw}"`);
 }
@@ -147,12 +148,17 @@ function genericNames(env: Env): string[] {
   return [...names];
 }
 
-function redirectUris(env: Env): string[] {
+function redirectUris(env: Env, isProduction: boolean): string[] {
   return list(env, 'OAUTH_REDIRECT_URIS').map((raw) => {
     const url = parseUrl('OAUTH_REDIRECT_URIS', raw);
     if (url.hash !== '') throw new ConfigError('OAUTH_REDIRECT_URIS', `"${raw}" must not have a #fragment`);
     if (['javascript:', 'data:', 'file:', 'blob:'].includes(url.protocol)) {
       throw new ConfigError('OAUTH_REDIRECT_URIS', `"${raw}" is not a URI a browser can be sent back to`);
+    }
+    // The one-time code travels in it: in production only over TLS, or to this machine (a native app's loopback
+    // redirect, RFC 8252), or to an app's own scheme.
+    if (isProduction && url.protocol === 'http:' && !LOOPBACK.includes(url.hostname)) {
+      throw new ConfigError('OAUTH_REDIRECT_URIS', `"${raw}" must be https:// when NODE_ENV=production`);
     }
     return raw;
   });
@@ -175,7 +181,7 @@ export function loadSocialSignIn(env: Env, isProduction: boolean, port: number):
   }
   return {
     publicUrl: publicUrl.href.replace(/\/$/, ''),
-    redirectUris: redirectUris(env),
+    redirectUris: redirectUris(env, isProduction),
     providers,
   };
 }
