@@ -43,6 +43,7 @@ it('the example operations are valid against schema.graphql', async () => {
   expect(names.sort()).toEqual(
     [
       'ChangePassword',
+      'CompleteSocialLink',
       'CompleteSocialSignIn',
       'IdentityProviders',
       'Login',
@@ -55,6 +56,7 @@ it('the example operations are valid against schema.graphql', async () => {
       'ResetPassword',
       'RevokeSession',
       'Sessions',
+      'StartSocialLink',
       'StartSocialSignIn',
       'VerifyOtp',
     ].sort(),

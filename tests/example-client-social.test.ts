@@ -1,6 +1,7 @@
 // The example client's social sign-in helpers (examples/client: startSocialSignIn, completeSocialSignIn) against the
 // live server and a real OpenID provider (helpers/oidc-provider.ts): the PKCE pair they make and keep, the provider's
-// forms, the callback's redirect, the code exchanged for tokens kept like login's.
+// forms, the callback's redirect, the code exchanged for tokens kept like login's; and the link helpers
+// (startSocialLink, completeSocialLink) for a signed-in user.
 import { createHash } from 'node:crypto';
 import { createPortcullisClient } from '../examples/client/client';
 import { IdentityProvidersDocument, MeDocument } from '../examples/client/generated/graphql';
@@ -10,9 +11,19 @@ import {
   VERIFIER_KEY,
   type VerifierStorage,
 } from '../examples/client/social-sign-in';
-import { uniqueEmail } from './helpers/flows';
+import { PASSWORD, signUp, uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { APP_REDIRECT, complete, deliver, fixtureClient, landing, providerEnv, PUBLIC_URL } from './helpers/social';
+import {
+  APP_REDIRECT,
+  complete,
+  deliver,
+  fixtureClient,
+  landing,
+  providerEnv,
+  PUBLIC_URL,
+  socialLink,
+  socialSignIn,
+} from './helpers/social';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
 let provider: TestProvider;
@@ -158,4 +169,79 @@ it('start rejects a redirect URI the server does not list, and keeps no verifier
   ).rejects.toThrow(/OAUTH_REDIRECT_URIS/);
 
   expect(storage.getItem(VERIFIER_KEY)).toBeNull();
+});
+
+describe('linking, for a signed-in user', () => {
+  /** A password account, signed in with `login` on a recording example client. */
+  async function signedInClient(storage: VerifierStorage) {
+    const email = uniqueEmail('client-link');
+    await signUp(app, email);
+    const recording = recordingClient(storage);
+    const { user } = await recording.client.login({ email, password: PASSWORD });
+    return { ...recording, user };
+  }
+
+  it('links the provider account and answers the identity; the provider then signs in to that account', async () => {
+    const providerEmail = uniqueEmail('client-link-provider');
+    await provider.setAccount({ sub: 'client-link-1', email: providerEmail, email_verified: true });
+    const storage = memoryVerifierStorage();
+    const { client, sent, user } = await signedInClient(storage);
+    const signedIn = client.tokens.read();
+
+    const authorizationUrl = await client.startSocialLink({ provider: 'acme', redirectUri: APP_REDIRECT });
+
+    expect(new URL(authorizationUrl).origin).toBe(provider.issuer);
+    const verifier = storage.getItem(VERIFIER_KEY)!;
+    expect(sent.at(-1)).toEqual({
+      operation: 'StartSocialLink',
+      variables: {
+        provider: 'acme',
+        redirectUri: APP_REDIRECT,
+        codeChallenge: createHash('sha256').update(verifier).digest('base64url'),
+      },
+    });
+
+    const location = await throughProvider(authorizationUrl, 'client-link-1');
+    const identity = await client.completeSocialLink({ url: location });
+
+    expect(identity).toMatchObject({ id: expect.any(String), provider: 'acme', email: providerEmail });
+    expect(typeof identity.createdAt).toBe('string');
+    expect(sent.at(-1)).toEqual({
+      operation: 'CompleteSocialLink',
+      variables: { code: new URL(location).searchParams.get('code'), codeVerifier: verifier },
+    });
+    expect(storage.getItem(VERIFIER_KEY)).toBeNull();
+    expect(client.tokens.read()).toBe(signedIn); // a link keeps the session as it is
+    // The provider now signs in to the password account.
+    expect((await socialSignIn(app, provider, 'acme', 'client-link-1')).user).toMatchObject({
+      id: user.id,
+      email: user.email,
+    });
+  });
+
+  it('rejects an identity already linked to another user with SocialSignInError identity_conflict', async () => {
+    await provider.setAccount({
+      sub: 'client-link-2',
+      email: uniqueEmail('client-link-provider'),
+      email_verified: true,
+    });
+    const owner = await signUp(app, uniqueEmail('client-link'));
+    await socialLink(app, provider, 'acme', 'client-link-2', owner.accessToken);
+    const storage = memoryVerifierStorage();
+    const { client, sent } = await signedInClient(storage);
+
+    const authorizationUrl = await client.startSocialLink({ provider: 'acme', redirectUri: APP_REDIRECT });
+    const location = await throughProvider(authorizationUrl, 'client-link-2');
+    const failure = await client.completeSocialLink({ url: location }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+
+    expect(failure).toBeInstanceOf(SocialSignInError);
+    expect(failure).toMatchObject({ code: 'identity_conflict' });
+    expect(storage.getItem(VERIFIER_KEY)).toBeNull();
+    expect(sent.map((s) => s.operation)).toEqual(['Login', 'StartSocialLink']);
+    // It stays the owner's.
+    expect((await socialSignIn(app, provider, 'acme', 'client-link-2')).user.id).toBe(owner.user.id);
+  });
 });

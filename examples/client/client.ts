@@ -4,14 +4,17 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { createAuthLink } from './auth-link';
 import {
+  CompleteSocialLinkDocument,
   CompleteSocialSignInDocument,
   LoginDocument,
   LogoutAllDocument,
   LogoutDocument,
   RefreshDocument,
+  StartSocialLinkDocument,
   StartSocialSignInDocument,
   VerifyOtpDocument,
   type AuthTokensFragment,
+  type CompleteSocialLinkMutation,
   type LoginMutationVariables,
   type VerifyOtpMutationVariables,
 } from './generated/graphql';
@@ -63,6 +66,9 @@ export interface StartSocialSignInOptions {
 /** The redirect URI as the browser opened it (`location.href`), or the `code` already read from it. */
 export type CompleteSocialSignInOptions = ({ url: string | URL } | { code: string }) & { storage?: VerifierStorage };
 
+/** The provider's account now linked to the signed-in user. */
+export type LinkedIdentity = CompleteSocialLinkMutation['completeSocialLink'];
+
 export interface PortcullisClient {
   /** Use it with the generated documents: `apollo.query({ query: MeDocument })`. */
   readonly apollo: ApolloClient;
@@ -81,6 +87,16 @@ export interface PortcullisClient {
    * the tokens and returns the payload. `?error=…` rejects with a SocialSignInError carrying the error's code.
    */
   completeSocialSignIn(options: CompleteSocialSignInOptions): Promise<AuthTokensFragment>;
+  /**
+   * Linking, for a signed-in user: like startSocialSignIn, sent with the access token; the provider's account will be
+   * linked to this user's.
+   */
+  startSocialLink(options: StartSocialSignInOptions): Promise<string>;
+  /**
+   * Step 2 of a link, like completeSocialSignIn: answers the linked identity and leaves the tokens as they are.
+   * `?error=identity_conflict`: that provider account is already linked to another user.
+   */
+  completeSocialLink(options: CompleteSocialSignInOptions): Promise<LinkedIdentity>;
   /**
    * Cookie mode: signs back in from the refresh cookie (call it once on page load, where memory starts empty).
    * True when signed in; false when there is no cookie or its session is over.
@@ -171,6 +187,32 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
     return payload;
   };
 
+  /** Step 1 of a redirect flow (sign-in or link): a fresh PKCE pair; `send` starts it with the challenge. */
+  const startFlow = async (storage: VerifierStorage, send: (codeChallenge: string) => Promise<string>) => {
+    const { verifier, challenge } = await createPkcePair();
+    const authorizationUrl = await send(challenge);
+    storage.setItem(VERIFIER_KEY, verifier); // replaces the verifier of a flow started before and not finished
+    return authorizationUrl;
+  };
+
+  /** Step 2's inputs: the code (a SocialSignInError for `?error=…`) and the kept verifier, taken out (one attempt). */
+  const codeAndVerifier = (from: CompleteSocialSignInOptions): { code: string; codeVerifier: string } => {
+    const storage = from.storage ?? verifiers;
+    let code: string;
+    if ('code' in from) {
+      code = from.code;
+    } else {
+      const answer = readRedirect(from.url);
+      if (answer instanceof SocialSignInError) {
+        storage.removeItem(VERIFIER_KEY); // this flow is over
+        throw answer;
+      }
+      if (answer === null) throw new Error(`${String(from.url)} has no code or error: not a social sign-in's return`);
+      code = answer.code;
+    }
+    return { code, codeVerifier: takeVerifier(storage) };
+  };
+
   return {
     apollo,
     tokens,
@@ -182,37 +224,40 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
       const { data } = await apollo.mutate({ mutation: VerifyOtpDocument, variables, ...DIRECT });
       return keep(data.verifyOtp);
     },
-    async startSocialSignIn({ provider, redirectUri, storage = verifiers }) {
-      const { verifier, challenge } = await createPkcePair();
-      const { data } = await apollo.mutate({
-        mutation: StartSocialSignInDocument,
-        variables: { provider, redirectUri, codeChallenge: challenge },
-        ...DIRECT,
-      });
-      storage.setItem(VERIFIER_KEY, verifier); // replaces the verifier of a sign-in started before and not finished
-      return data.startSocialSignIn.authorizationUrl;
-    },
+    startSocialSignIn: ({ provider, redirectUri, storage = verifiers }) =>
+      startFlow(storage, async (codeChallenge) => {
+        const { data } = await apollo.mutate({
+          mutation: StartSocialSignInDocument,
+          variables: { provider, redirectUri, codeChallenge },
+          ...DIRECT,
+        });
+        return data.startSocialSignIn.authorizationUrl;
+      }),
     async completeSocialSignIn(from) {
-      const storage = from.storage ?? verifiers;
-      let code: string;
-      if ('code' in from) {
-        code = from.code;
-      } else {
-        const answer = readRedirect(from.url);
-        if (answer instanceof SocialSignInError) {
-          storage.removeItem(VERIFIER_KEY); // this sign-in is over
-          throw answer;
-        }
-        if (answer === null) throw new Error(`${String(from.url)} has no code or error: not a social sign-in's return`);
-        code = answer.code;
-      }
-      const codeVerifier = takeVerifier(storage);
       const { data } = await apollo.mutate({
         mutation: CompleteSocialSignInDocument,
-        variables: { code, codeVerifier },
+        variables: codeAndVerifier(from),
         ...DIRECT,
       });
       return keep(data.completeSocialSignIn);
+    },
+    // Through the auth and refresh links, like any signed-in request.
+    startSocialLink: ({ provider, redirectUri, storage = verifiers }) =>
+      startFlow(storage, async (codeChallenge) => {
+        const { data } = await apollo.mutate({
+          mutation: StartSocialLinkDocument,
+          variables: { provider, redirectUri, codeChallenge },
+          errorPolicy: 'none',
+        });
+        return data.startSocialLink.authorizationUrl;
+      }),
+    async completeSocialLink(from) {
+      const { data } = await apollo.mutate({
+        mutation: CompleteSocialLinkDocument,
+        variables: codeAndVerifier(from),
+        errorPolicy: 'none',
+      });
+      return data.completeSocialLink;
     },
     resume,
     async logout() {

@@ -9,7 +9,7 @@ export interface VerifierStorage {
   removeItem(key: string): void;
 }
 
-/** The key the verifier is kept under. One sign-in at a time per storage: starting another replaces it. */
+/** The key the verifier is kept under. One sign-in or link at a time per storage: starting another replaces it. */
 export const VERIFIER_KEY = 'portcullis.socialSignIn.verifier';
 
 export function memoryVerifierStorage(): VerifierStorage {
@@ -59,7 +59,8 @@ export class SocialSignInError extends Error {
   /**
    * `access_denied` (the user cancelled at the provider, or the account is not allowed), `invalid_request` (the
    * flow expired or a check failed: start again), `server_error` (the provider could not be reached),
-   * `identity_conflict` (an account has that email but the provider does not vouch for it: sign in to it and link).
+   * `identity_conflict` (an account has that email but the provider does not vouch for it: sign in to it and link;
+   * for a link, that provider account is already linked to another user).
    */
   constructor(readonly code: string) {
     super(`Social sign-in failed: ${code}`);
@@ -84,8 +85,8 @@ export function takeVerifier(storage: VerifierStorage): string {
   storage.removeItem(VERIFIER_KEY);
   if (verifier === null) {
     throw new Error(
-      'No social sign-in was started here: no PKCE verifier is kept (call startSocialSignIn with the same storage, ' +
-        'in the same browser tab)',
+      'No social sign-in was started here: no PKCE verifier is kept (call startSocialSignIn or startSocialLink with ' +
+        'the same storage, in the same browser tab)',
     );
   }
   return verifier;
