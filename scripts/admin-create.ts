@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const email = normalizeEmail(rawEmail);
   const config = loadConfig();
   const db = await openDatabase(config, ENTITIES, undefined, { holder: 'npm run admin:create' });
-  const services = createServices(config, deriveKeys(config.jwtSecret), systemClock, silentLogger, {
+  const services = createServices(config, deriveKeys(config.jwtSecret, config.dataKeys), systemClock, silentLogger, {
     afterCommit: AfterCommit.attach(db.orm, (err) => console.error(err)),
   });
   try {

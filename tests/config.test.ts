@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
 import { startMain, stopMain } from './helpers/main-process';
 import { runDist } from './helpers/run-dist';
-import { serverEnv } from './helpers/server-env';
+import { serverEnv, TEST_DATA_KEYS } from './helpers/server-env';
 import { tempDirs } from './helpers/temp-dirs';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
 
@@ -20,6 +20,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://portcullis@db.example.com:5432/portcullis',
   SMTP_URL: 'smtp://mail.example.com:587',
   JWT_SECRET: SECRET,
+  DATA_ENCRYPTION_KEYS: TEST_DATA_KEYS,
 };
 const tempDir = tempDirs('portcullis-config-');
 

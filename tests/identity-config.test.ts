@@ -2,6 +2,7 @@
 // each bad value refused at start-up with the variable's name.
 import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
+import { TEST_DATA_KEYS } from './helpers/server-env';
 
 const BASE = { JWT_SECRET: 'identity-config-secret-that-is-long-enough', DATA_DIR: '/nonexistent' };
 const PRODUCTION = {
@@ -9,6 +10,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgres://portcullis@db.example.com:5432/portcullis',
   SMTP_URL: 'smtp://mail.example.com:587',
+  DATA_ENCRYPTION_KEYS: TEST_DATA_KEYS,
 };
 const ACME = {
   OIDC_ACME_ISSUER: 'https://id.acme.example',

@@ -2,6 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createSecretKey } from 'node:crypto';
 import { deriveKey } from './crypto';
+import { Sealer } from './sealing';
 
 export interface Keys {
   /** HS256 key for access tokens: JWT_SECRET's UTF-8 bytes, as docs/contract.md says. */
@@ -10,18 +11,17 @@ export interface Keys {
   readonly otp: KeyObject;
   /** HMAC key that derives a rotated refresh token from its predecessor. */
   readonly refresh: KeyObject;
-  /** AES key for queued email bodies (they contain codes). */
-  readonly outbox: KeyObject;
-  /** AES key sealing the provider PKCE verifier of a social sign-in flow. */
-  readonly oauth: KeyObject;
+  /** Seals reversible secrets at rest (email bodies, PKCE verifiers) under the data keys (DATA_ENCRYPTION_KEYS). */
+  readonly sealer: Sealer;
 }
 
-export function deriveKeys(secret: string): Keys {
+/** `dataKeys`: the Config's DATA_ENCRYPTION_KEYS, the first sealing. */
+export function deriveKeys(secret: string, dataKeys: ReadonlyArray<{ id: string; key: Buffer }>): Keys {
   return Object.freeze({
     jwt: createSecretKey(Buffer.from(secret, 'utf8')),
     otp: deriveKey(secret, 'otp'),
     refresh: deriveKey(secret, 'refresh'),
-    outbox: deriveKey(secret, 'outbox'),
-    oauth: deriveKey(secret, 'oauth'),
+    // Email bodies queued before data keys had ids were sealed with this key: it still opens them.
+    sealer: Sealer.fromBytes(dataKeys, deriveKey(secret, 'outbox')),
   });
 }

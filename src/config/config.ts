@@ -6,6 +6,8 @@ import { LOG_LEVELS } from '../common/logger';
 import { loadLimitRules, type LimitRule } from './limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 import { loadSocialSignIn, type SocialSignInConfig } from './identity-providers';
+import { parseDataKeys, type DataKeyConfig } from './data-keys';
+import { hkdfSync } from 'node:crypto';
 
 export type NodeEnv = 'production' | 'development' | 'test';
 
@@ -25,6 +27,8 @@ export interface Config {
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
   readonly jwtSecret: string;
+  /** DATA_ENCRYPTION_KEYS (data-keys.ts): the first seals, every one opens. Development: one derived from JWT_SECRET. */
+  readonly dataKeys: readonly DataKeyConfig[];
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   /** Allowed CORS origins; 'localhost' means any http(s)://localhost or 127.0.0.1 origin. */
@@ -169,6 +173,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long');
   }
 
+  const dataKeys = parseDataKeys(str(env, 'DATA_ENCRYPTION_KEYS'));
+  if (dataKeys === undefined && isProduction) {
+    throw new ConfigError(
+      'DATA_ENCRYPTION_KEYS',
+      'is required when NODE_ENV=production: id:base64key with 32 random bytes (openssl rand -base64 32)',
+    );
+  }
+
   const origins = str(env, 'CORS_ORIGINS');
   let corsOrigins: readonly string[] | 'localhost';
   if (origins !== undefined) {
@@ -213,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl,
     mailFrom: str(env, 'MAIL_FROM') ?? 'Portcullis <no-reply@localhost>',
     jwtSecret,
+    dataKeys: Object.freeze(dataKeys ?? [{ id: 'dev', key: developmentDataKey(jwtSecret) }]),
     jwtIssuer: str(env, 'JWT_ISSUER') ?? 'portcullis',
     jwtAudience: str(env, 'JWT_AUDIENCE') ?? 'portcullis',
     corsOrigins,
@@ -240,4 +253,9 @@ export function loadConfig(env: Env = process.env): Config {
     warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);
+}
+
+/** Development's data key when DATA_ENCRYPTION_KEYS is not set: HKDF of JWT_SECRET, so one secret still configures it. */
+function developmentDataKey(jwtSecret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(jwtSecret, 'utf8'), Buffer.alloc(0), 'portcullis:data', 32));
 }

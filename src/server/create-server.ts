@@ -44,7 +44,7 @@ export interface PortcullisServer {
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<PortcullisServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
-  const keys = deriveKeys(config.jwtSecret);
+  const keys = deriveKeys(config.jwtSecret, config.dataKeys);
   const db = await openDatabase(config, ENTITIES, logger);
   const { orm } = db;
   const metrics = new Metrics(orm);

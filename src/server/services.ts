@@ -77,7 +77,7 @@ export function createServices(
     },
     clock,
   );
-  const outbox = new OutboxService(keys.outbox, afterCommit);
+  const outbox = new OutboxService(keys.sealer, afterCommit);
   const passwords = new PasswordService(config.bcryptCost);
   const identities = new IdentityService(clock, otp, audit, outbox, sessions, config.socialSignIn.providers);
   const auth = new AuthService({
@@ -97,7 +97,7 @@ export function createServices(
   const social = new SocialSignInService({
     config: config.socialSignIn,
     clock,
-    key: keys.oauth,
+    sealer: keys.sealer,
     oidc: new OidcClients(`${config.socialSignIn.publicUrl}${CALLBACK_PATH}`),
     identities,
     auth,

@@ -39,7 +39,7 @@ export function createWorkers(parts: WorkerParts): Workers {
   const sender = new OutboxSender(
     orm,
     mailer,
-    keys.outbox,
+    keys.sealer,
     logger,
     { ...DEFAULT_OUTBOX_SETTINGS, ...parts.outbox },
     metrics.outboxHooks,

@@ -3,6 +3,8 @@
 import { LIMIT_DEFAULTS } from '../../src/config/limits';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
+/** DATA_ENCRYPTION_KEYS of the tests' servers (production needs one of its own). */
+export const TEST_DATA_KEYS = 'test:sU6yGjoaNeH1MNn2i0dsHnV26rBB71f2kRH9hcgFJcI=';
 
 export const RELAXED_LIMITS: Record<string, string> = {
   RATE_LIMIT_PER_MINUTE: '1000000',
@@ -20,6 +22,7 @@ export function serverEnv(
     DATABASE_URL: db.url,
     ...(db.poolSize === undefined ? {} : { DATABASE_POOL_SIZE: String(db.poolSize) }),
     JWT_SECRET: TEST_JWT_SECRET,
+    DATA_ENCRYPTION_KEYS: TEST_DATA_KEYS,
     BCRYPT_COST: '4',
     ...RELAXED_LIMITS,
     ...extra,

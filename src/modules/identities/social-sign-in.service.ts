@@ -2,10 +2,10 @@
 // to completeSocialSignIn, and signInWithIdToken for native apps. The flow lives in PostgreSQL (oauth_flows), so
 // any instance can answer any step, and every step is used once.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { KeyObject } from 'node:crypto';
+import type { Sealer } from '../../common/sealing';
 import { createHash } from 'node:crypto';
 import { addSeconds, type Clock } from '../../common/clock';
-import { decrypt, encrypt, randomToken, safeEqual, sha256 } from '../../common/crypto';
+import { randomToken, safeEqual, sha256 } from '../../common/crypto';
 import {
   AccountDisabledError,
   BadUserInputError,
@@ -40,7 +40,8 @@ export type CallbackAnswer = { readonly redirect: string } | { readonly status: 
 export interface SocialSignInDeps {
   readonly config: SocialSignInConfig;
   readonly clock: Clock;
-  readonly key: KeyObject;
+  /** Seals the provider PKCE verifier kept with the flow. */
+  readonly sealer: Sealer;
   readonly oidc: OidcClients;
   readonly identities: IdentityService;
   readonly auth: AuthService;
@@ -96,7 +97,7 @@ export class SocialSignInService {
       purpose,
       linkUserId,
       nonce: checks.nonce,
-      providerVerifier: encrypt(this.deps.key, checks.verifier),
+      providerVerifier: this.deps.sealer.seal(checks.verifier),
       appChallenge: codeChallenge,
       redirectUri,
       createdAt: now,
@@ -128,7 +129,7 @@ export class SocialSignInService {
       profile = await this.deps.oidc.exchange(provider, params, {
         state: state!,
         nonce: flow.nonce,
-        verifier: decrypt(this.deps.key, flow.providerVerifier),
+        verifier: this.deps.sealer.open(flow.providerVerifier),
       });
     } catch (err) {
       return this.fail(flow, callbackErrorOf(err), reasonOf(err));

@@ -1,9 +1,8 @@
 // Background delivery of the mail outbox: claims due messages with SKIP LOCKED (safe with several
 // instances), sends them, and retries failures with exponential backoff until the retries run out.
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { KeyObject } from 'node:crypto';
-import { decrypt } from '../../common/crypto';
 import { errorFields, type Logger } from '../../common/logger';
+import type { Sealer } from '../../common/sealing';
 import type { Mailer } from './mailer';
 
 export interface OutboxSenderSettings {
@@ -48,7 +47,7 @@ export class OutboxSender {
   constructor(
     private readonly orm: MikroORM,
     private readonly mailer: Mailer,
-    private readonly key: KeyObject,
+    private readonly sealer: Sealer,
     private readonly logger: Logger,
     private readonly settings: OutboxSenderSettings = DEFAULT_OUTBOX_SETTINGS,
     private readonly hooks: OutboxHooks = {},
@@ -128,7 +127,7 @@ export class OutboxSender {
     const conn = this.orm.em.getConnection();
     try {
       if (row.payload === null) throw new Error('message has no payload');
-      const content = JSON.parse(decrypt(this.key, row.payload)) as { subject: string; text: string; html: string };
+      const content = JSON.parse(this.sealer.open(row.payload)) as { subject: string; text: string; html: string };
       await this.mailer.send({ to: row.recipient, ...content });
     } catch (err) {
       this.hooks.onFailure?.();

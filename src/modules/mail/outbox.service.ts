@@ -1,7 +1,6 @@
-// Queues an email in the caller's transaction, sealed with AES-GCM because bodies carry one-time codes.
+// Queues an email in the caller's transaction, sealed (common/sealing.ts) because bodies carry one-time codes.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { KeyObject } from 'node:crypto';
-import { encrypt } from '../../common/crypto';
+import type { Sealer } from '../../common/sealing';
 import type { AfterCommit } from '../../database/after-commit';
 import { MailOutbox } from './mail-outbox.entity';
 import type { EmailContent, EmailKind } from './templates';
@@ -10,7 +9,7 @@ export class OutboxService {
   private readonly listeners = new Set<() => void>();
 
   constructor(
-    private readonly key: KeyObject,
+    private readonly sealer: Sealer,
     private readonly afterCommit: AfterCommit,
   ) {}
 
@@ -19,7 +18,7 @@ export class OutboxService {
     tx.create(MailOutbox, {
       recipient: to,
       kind: email.kind,
-      payload: encrypt(this.key, JSON.stringify({ subject: email.subject, text: email.text, html: email.html })),
+      payload: this.sealer.seal(JSON.stringify({ subject: email.subject, text: email.text, html: email.html })),
       createdAt: now,
       nextAttemptAt: now,
     });
