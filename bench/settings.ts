@@ -4,6 +4,8 @@ import { LIMIT_DEFAULTS } from '../src/config/limits';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/portcullis_bench';
 /** A fixed, bench-only HS256 secret: the server and the bare baseline verify the same tokens with it. */
 export const BENCH_JWT_SECRET = 'portcullis-benchmark-secret-not-for-production-0123456789';
+/** Production needs data keys of its own (DATA_ENCRYPTION_KEYS): a fixed, bench-only one. */
+export const BENCH_DATA_KEYS = 'bench:TR0oyMvvY+Xm+ESPh0s1iRMfQBnk/o7aaHQysa6MyMo=';
 /** Production serves GET /metrics only with a token; the login scenario's event-loop probe scrapes it. */
 export const BENCH_METRICS_TOKEN = 'portcullis-benchmark-metrics-token';
 
@@ -91,6 +93,7 @@ export function serverEnv(settings: Settings, port: number, smtpPort: number): R
     PORT: String(port),
     DATABASE_URL: settings.databaseUrl,
     JWT_SECRET: BENCH_JWT_SECRET,
+    DATA_ENCRYPTION_KEYS: BENCH_DATA_KEYS,
     METRICS_TOKEN: BENCH_METRICS_TOKEN,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     LOG_LEVEL: 'warn',
