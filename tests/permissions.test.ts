@@ -31,6 +31,7 @@ const EXPECTED: Record<string, Rule> = {
   'Query.me': 'self:read',
   'Query.sessions': 'self:read',
   'Query.myAuditEvents': 'self:read',
+  'Query.assurance': 'self:read',
   'Mutation.logoutAll': 'self:write',
   'Mutation.changePassword': 'self:write',
   'Mutation.revokeSession': 'self:write',
@@ -101,6 +102,7 @@ const EXAMPLES: Record<string, Example> = {
   },
   'Query.me': { query: '{ me { id email roles } }' },
   'Query.sessions': { query: '{ sessions { id current } }' },
+  'Query.assurance': { query: '{ assurance { level methods authenticatedAt } }' },
   'Query.myAuditEvents': { query: '{ myAuditEvents { totalCount edges { node { id type } } } }' },
   'Mutation.logoutAll': { query: 'mutation { logoutAll }', ownSession: true },
   'Mutation.changePassword': {

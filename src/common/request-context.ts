@@ -1,5 +1,6 @@
 // The shapes every layer shares about one request: who is calling, from where, and the GraphQL context that
 // carries them. A leaf: resolvers, rules and services import these down, never from server/.
+import type { Acr } from './assurance';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Role } from './roles';
 
@@ -28,6 +29,12 @@ export interface AccessClaims {
   readonly roles: Role[];
   readonly iat: number;
   readonly exp: number;
+  /** `aal1` or `aal2` (common/assurance.ts); tokens from before these claims count as aal1. */
+  readonly acr: Acr;
+  /** RFC 8176 methods; empty for tokens from before these claims. */
+  readonly amr: readonly string[];
+  /** Seconds since the epoch; `iat` for tokens from before these claims. */
+  readonly authTime: number;
 }
 
 export interface Principal {

@@ -9,6 +9,7 @@ import { Migration20261201193000_changeNotifications } from './migration-2026120
 import { Migration20261203120000_otpNetworks } from './migration-20261203120000-otp-networks';
 import { Migration20261206100000_auditTypes } from './migration-20261206100000-audit-types';
 import { Migration20261206110000_identities } from './migration-20261206110000-identities';
+import { Migration20261206120000_sessionAssurance } from './migration-20261206120000-session-assurance';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
@@ -19,4 +20,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261203120000-otp-networks', class: Migration20261203120000_otpNetworks },
   { name: 'migration-20261206100000-audit-types', class: Migration20261206100000_auditTypes },
   { name: 'migration-20261206110000-identities', class: Migration20261206110000_identities },
+  { name: 'migration-20261206120000-session-assurance', class: Migration20261206120000_sessionAssurance },
 ];

@@ -30,6 +30,7 @@ import type { PasswordService } from '../passwords/password.service';
 import type { IssuedSession, SessionService } from '../sessions/session.service';
 import type { ClientInfo, Principal } from '../../common/request-context';
 import { normalizeEmail } from '../../common/email';
+import type { AuthMethod } from '../../common/assurance';
 
 export interface AuthDeps {
   readonly clock: Clock;
@@ -48,6 +49,13 @@ export interface AuthDeps {
    */
   readonly onEmailProven?: (tx: EntityManager, userId: string) => Promise<void>;
 }
+
+/** The RFC 8176 methods each way in records on its session (common/assurance.ts). */
+const METHODS: Readonly<Record<SignInMethod, readonly AuthMethod[]>> = {
+  PASSWORD: ['pwd'],
+  CODE: ['email'],
+  PROVIDER: ['fed'],
+};
 
 export class AuthService {
   constructor(private readonly deps: AuthDeps) {}
@@ -421,13 +429,13 @@ export class AuthService {
       method,
       detail,
     });
-    return this.deps.sessions.create(tx, user, client);
+    return this.deps.sessions.create(tx, user, client, METHODS[method]);
   }
 
   private payload(issued: IssuedSession): AuthPayload {
     const { user, sessionId, refreshToken } = issued;
     return {
-      accessToken: this.deps.accessTokens.sign(user.id, sessionId, [...user.roles]),
+      accessToken: this.deps.accessTokens.sign(user.id, sessionId, [...user.roles], issued.amr, issued.authTime),
       refreshToken,
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttl,

@@ -6,6 +6,7 @@ import { UnauthenticatedError } from '../../common/errors';
 import { scopesOf, type Role } from '../../common/roles';
 import type { AccessClaims } from '../../common/request-context';
 import { UUID } from '../../common/validation';
+import { acrOf } from '../../common/assurance';
 
 const ALGORITHM = 'HS256';
 const TOKEN_TYPE = 'at+jwt';
@@ -27,9 +28,19 @@ export class AccessTokenService {
     return this.settings.ttl;
   }
 
-  sign(userId: string, sessionId: string, roles: Role[]): string {
+  /** `amr` and `authTime`: how and when the user proved who they are in this session (acr follows from amr). */
+  sign(userId: string, sessionId: string, roles: Role[], amr: readonly string[], authTime: Date): string {
     const iat = epochSeconds(this.clock.now());
-    const payload = { sid: sessionId, scope: scopesOf(roles).join(' '), roles, iat, exp: iat + this.settings.ttl };
+    const payload = {
+      sid: sessionId,
+      scope: scopesOf(roles).join(' '),
+      roles,
+      acr: acrOf(amr),
+      amr,
+      auth_time: epochSeconds(authTime),
+      iat,
+      exp: iat + this.settings.ttl,
+    };
     return jwt.sign(payload, this.settings.key, {
       algorithm: ALGORITHM,
       header: { alg: ALGORITHM, typ: TOKEN_TYPE },
@@ -56,7 +67,7 @@ export class AccessTokenService {
     }
     const p = decoded.payload;
     if (decoded.header.typ !== TOKEN_TYPE || typeof p !== 'object') throw new UnauthenticatedError();
-    const { sub, sid, jti, scope, roles, iat, exp } = p as Record<string, unknown>;
+    const { sub, sid, jti, scope, roles, iat, exp, acr, amr, auth_time: authTime } = p as Record<string, unknown>;
     if (
       typeof sub !== 'string' ||
       typeof sid !== 'string' ||
@@ -66,10 +77,25 @@ export class AccessTokenService {
       typeof scope !== 'string' ||
       !Array.isArray(roles) ||
       typeof iat !== 'number' ||
-      typeof exp !== 'number'
+      typeof exp !== 'number' ||
+      // Tokens signed before these claims existed have none of them; a token with some must have them right.
+      (acr !== undefined && acr !== 'aal1' && acr !== 'aal2') ||
+      (amr !== undefined && !(Array.isArray(amr) && amr.every((m) => typeof m === 'string'))) ||
+      (authTime !== undefined && typeof authTime !== 'number')
     ) {
       throw new UnauthenticatedError();
     }
-    return { sub, sid, jti, scope, roles: roles as Role[], iat, exp };
+    return {
+      sub,
+      sid,
+      jti,
+      scope,
+      roles: roles as Role[],
+      iat,
+      exp,
+      acr: (acr) ?? 'aal1',
+      amr: (amr) ?? [],
+      authTime: (authTime) ?? iat,
+    };
   }
 }

@@ -1,6 +1,6 @@
 // A signed-in device: one refresh-token family. Only hashes of refresh tokens are stored.
 import { randomUUID } from 'node:crypto';
-import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Index, ManyToOne, PrimaryKey, Property, type Opt } from '@mikro-orm/core';
 import { User } from '../users/user.entity';
 
 @Entity({ tableName: 'sessions' })
@@ -35,6 +35,14 @@ export class Session {
 
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
+
+  /** How the user proved who they are for this session: RFC 8176 methods (common/assurance.ts). */
+  @Property({ type: 'text[]', default: '{}' })
+  amr: Opt<string[]> = [];
+
+  /** When the user last proved who they are in this session; refreshing keeps it. */
+  @Property({ type: 'timestamptz' })
+  authTime!: Date;
 
   @Property({ type: 'timestamptz' })
   lastUsedAt!: Date;

@@ -2,7 +2,8 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { RequiresScopes } from '../../common/requires-scopes';
 import { Scope } from '../../common/roles';
-import { SessionView } from './session.types';
+import { AssuranceView, SessionView } from './session.types';
+import { levelOf } from '../../common/assurance';
 import { SessionService } from './session.service';
 import type { GraphQLContext } from '../../common/request-context';
 import { checkUuid } from '../../common/validation';
@@ -25,6 +26,13 @@ export class SessionResolver {
       ip: s.ip,
       current: s.id === principal.sessionId,
     }));
+  }
+
+  @Query(() => AssuranceView, { description: 'Scope self:read. How the current session was authenticated.' })
+  @RequiresScopes(Scope.SELF_READ)
+  async assurance(@Ctx() ctx: GraphQLContext): Promise<AssuranceView> {
+    const { claims } = await ctx.auth();
+    return { level: levelOf(claims.acr), methods: [...claims.amr], authenticatedAt: new Date(claims.authTime * 1000) };
   }
 
   @Mutation(() => Boolean, {

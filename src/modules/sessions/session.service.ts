@@ -19,14 +19,22 @@ import type { LiveSession, SessionCache } from './session-cache';
 import { Session } from './session.entity';
 import { LiveSessionBatch } from './live-session-batch';
 import type { ClientInfo, PrincipalUser } from '../../common/request-context';
+import type { AuthMethod } from '../../common/assurance';
 
 export interface IssuedSession {
   readonly sessionId: string;
   readonly user: PrincipalUser;
   readonly refreshToken: string;
+  /** How the user proved who they are, and when: the access token's amr and auth_time. */
+  readonly amr: readonly string[];
+  readonly authTime: Date;
 }
 
-type RotatedRow = PrincipalUserSource & { readonly sessionId: string };
+type RotatedRow = PrincipalUserSource & {
+  readonly sessionId: string;
+  readonly amr: string[];
+  readonly authTime: Date | string;
+};
 
 // The common case of `rotate` in one statement: the presented token is the current one of a live session
 // whose user is active. It locks the row like the general path, so the two never both rotate one token.
@@ -41,10 +49,10 @@ const ROTATE_CURRENT = `with old as (
   update sessions s set previous_token_hash = ?, current_token_hash = ?, rotation_nonce = ?, rotated_at = ?,
     last_used_at = ?, ip = coalesce(?, s.ip), user_agent = coalesce(?, s.user_agent)
   from old where s.id = old.id
-  returning s.id, s.user_id
+  returning s.id, s.user_id, s.amr, s.auth_time
 )
-select r.id as "sessionId", u.id, u.email, u.full_name as "fullName", u.email_verified as "emailVerified",
-  u.active, u.roles, u.created_at as "createdAt"
+select r.id as "sessionId", r.amr, r.auth_time as "authTime", u.id, u.email, u.full_name as "fullName",
+  u.email_verified as "emailVerified", u.active, u.roles, u.created_at as "createdAt"
 from rotated r join users u on u.id = r.user_id`;
 
 // The live session an access token names, with its user, in the property names of PrincipalUser.
@@ -88,8 +96,8 @@ export class SessionService {
     preparedQuery<LiveRow>(em, LIVE_SESSIONS, [ids, this.clock.now()]),
   );
 
-  /** Starts a new refresh-token family for `user`; the caller flushes. */
-  create(em: EntityManager, user: User, client: ClientInfo): IssuedSession {
+  /** Starts a new refresh-token family for `user`, authenticated by `amr` now; the caller flushes. */
+  create(em: EntityManager, user: User, client: ClientInfo, amr: readonly AuthMethod[]): IssuedSession {
     const now = this.clock.now();
     const refreshToken = randomToken(32);
     const session = em.create(Session, {
@@ -100,8 +108,10 @@ export class SessionService {
       createdAt: now,
       lastUsedAt: now,
       expiresAt: addSeconds(now, this.settings.refreshTtl),
+      amr: [...amr],
+      authTime: now,
     });
-    return { sessionId: session.id, user: toPrincipalUser(user), refreshToken };
+    return { sessionId: session.id, user: toPrincipalUser(user), refreshToken, amr: session.amr, authTime: now };
   }
 
   /**
@@ -138,7 +148,13 @@ export class SessionService {
       const successor = hmac(this.settings.refreshKey, `${refreshToken}.${session.rotationNonce ?? ''}`);
       if (withinGrace && safeEqual(sha256(successor), session.currentTokenHash)) {
         this.touch(session, client, now);
-        return success({ sessionId: session.id, user: toPrincipalUser(user), refreshToken: successor });
+        return success({
+          sessionId: session.id,
+          user: toPrincipalUser(user),
+          refreshToken: successor,
+          amr: session.amr,
+          authTime: session.authTime,
+        });
       }
       this.end(tx, session, now, 'refresh_token_reuse');
       this.recordReuse(tx, session.id, user.id, client);
@@ -173,7 +189,13 @@ export class SessionService {
         client.userAgent,
       ]);
     if (row === undefined) return null;
-    return { sessionId: row.sessionId, user: toPrincipalUser(row), refreshToken: successor };
+    return {
+      sessionId: row.sessionId,
+      user: toPrincipalUser(row),
+      refreshToken: successor,
+      amr: row.amr,
+      authTime: new Date(row.authTime),
+    };
   }
 
   /** The live session a refresh token (current, or retired: it still names the family) belongs to. */
