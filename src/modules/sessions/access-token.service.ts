@@ -93,9 +93,9 @@ export class AccessTokenService {
       roles: roles as Role[],
       iat,
       exp,
-      acr: (acr) ?? 'aal1',
-      amr: (amr) ?? [],
-      authTime: (authTime) ?? iat,
+      acr: acr ?? 'aal1',
+      amr: amr ?? [],
+      authTime: authTime ?? iat,
     };
   }
 }
