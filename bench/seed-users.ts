@@ -37,8 +37,9 @@ export async function seedUsers(db: Client, total: number, passwordHash: string)
        from generate_series($1::int, $2::int) as n
        on conflict (email) do nothing
        returning id)
-     insert into sessions (id, user_id, current_token_hash, created_at, last_used_at, expires_at)
-     select gen_random_uuid(), id, 'seed-' || gen_random_uuid(), now(), now(), now() + interval '7 days' from added`,
+     insert into sessions (id, user_id, current_token_hash, created_at, auth_time, last_used_at, expires_at)
+     select gen_random_uuid(), id, 'seed-' || gen_random_uuid(), now(), now(), now(), now() + interval '7 days'
+     from added`,
     [from, total, passwordHash],
   );
   await settle(db);
@@ -61,8 +62,8 @@ export async function addSessions(
   perUser: number,
 ): Promise<{ sessionId: string; userId: string }[]> {
   const { rows } = await db.query<{ id: string; user_id: string }>(
-    `insert into sessions (id, user_id, current_token_hash, created_at, last_used_at, expires_at)
-     select gen_random_uuid(), u.id, 'seed-' || gen_random_uuid(), now(), now(), now() + interval '7 days'
+    `insert into sessions (id, user_id, current_token_hash, created_at, auth_time, last_used_at, expires_at)
+     select gen_random_uuid(), u.id, 'seed-' || gen_random_uuid(), now(), now(), now(), now() + interval '7 days'
      from users u cross join generate_series(1, $2::int)
      where u.email = any($1::text[])
      returning id, user_id`,

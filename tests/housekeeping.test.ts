@@ -33,9 +33,9 @@ async function seed(userId: string, tag: string): Promise<void> {
 
   const session = async (hash: string, expires: Date, revoked: Date | null) => {
     const [row] = await app.sql<{ id: string }>(
-      `insert into sessions (id, user_id, current_token_hash, created_at, last_used_at, expires_at, revoked_at)
-       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?) returning id`,
-      [userId, `${hash}${tag}`, ago(20 * DAY), ago(20 * DAY), expires, revoked],
+      `insert into sessions (id, user_id, current_token_hash, created_at, auth_time, last_used_at, expires_at, revoked_at)
+       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?) returning id`,
+      [userId, `${hash}${tag}`, ago(20 * DAY), ago(20 * DAY), ago(20 * DAY), expires, revoked],
     );
     await app.sql('insert into retired_refresh_tokens (token_hash, session_id, retired_at) values (?, ?, ?)', [
       `retired-${hash}${tag}`,
