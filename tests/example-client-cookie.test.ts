@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { createPortcullisClient, type PortcullisClient } from '../examples/client/client';
 import type * as Documents from '../examples/client/generated/graphql';
 import { sha256 } from '../src/common/crypto';
-import { hasChromium, launchChromium } from './helpers/browser';
+import { hasChromium, launchChromium, recordProblems } from './helpers/browser';
 import { bundleForBrowser } from './helpers/bundle-client';
 import { PASSWORD, refresh, signUp, uniqueEmail } from './helpers/flows';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
@@ -116,14 +116,7 @@ async function openPage(): Promise<{ context: BrowserContext; tab: Page; sent: S
       body === null ? {} : JSON.parse(body);
     sent.push({ url: req.url(), method: req.method(), operation: json.operationName, variables: json.variables });
   });
-  context.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
-  context.on('response', (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
-  });
-  tab.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
-  });
-  tab.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  recordProblems(context, tab, problems);
   await tab.goto(page.url);
   await waitForClient(tab);
   return { context, tab, sent, problems };

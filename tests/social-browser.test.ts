@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import type { Browser, Page, Request } from 'playwright-core';
 import { VERIFIER_KEY as CLIENT_VERIFIER_KEY } from '../examples/client/social-sign-in';
-import { hasChromium, launchChromium } from './helpers/browser';
+import { hasChromium, launchChromium, recordProblems } from './helpers/browser';
 import { bundleForBrowser } from './helpers/bundle-client';
 import { uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
@@ -246,14 +246,7 @@ async function openPage(path: string): Promise<OpenPage> {
     route.fulfill({ status: 200, contentType: 'text/css', body: '' }),
   );
   await context.route(`${provider.issuer}/favicon.ico`, (route) => route.fulfill({ status: 204 }));
-  context.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
-  context.on('response', (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
-  });
-  tab.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
-  });
-  tab.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  recordProblems(context, tab, problems);
   await tab.goto(`${pages.origin}${path}`);
   return { tab, navigations, problems, close: () => context.close() };
 }

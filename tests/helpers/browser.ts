@@ -1,7 +1,7 @@
-// Driving the playground page in Debian's chromium through playwright-core: launching it, and reading and typing
-// into GraphiQL's monaco editors (found by the model name GraphiQL gives each: operation.graphql, variables.json, …).
+// Chromium for the browser tests through playwright-core: launching it, recording what goes wrong on a page, and reading and typing
+// into the playground's GraphiQL monaco editors (found by the model name GraphiQL gives each: operation.graphql, …).
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -60,4 +60,16 @@ export async function openHeaders(page: Page, title: string): Promise<void> {
     .locator(`${editor('request-headers.json')} .view-lines`)
     .filter({ hasText: 'Authorization' })
     .waitFor();
+}
+
+/** Pushes onto `problems` every failed request, HTTP error, console error or warning and page error of `tab`. */
+export function recordProblems(context: BrowserContext, tab: Page, problems: string[]): void {
+  context.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  context.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
+  });
+  tab.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+  });
+  tab.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
 }
