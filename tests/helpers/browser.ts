@@ -1,5 +1,5 @@
 // Chromium for the browser tests (playwright-core): launching it, recording what goes wrong on a page, reading and
-// typing into the playground's GraphiQL monaco editors (found by the model name GraphiQL gives each: operation.graphql …).
+// typing into the playground's GraphiQL monaco editors (found by the model names GraphiQL gives them).
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
