@@ -11,6 +11,8 @@ export const ErrorCode = {
   ACCOUNT_DISABLED: 'ACCOUNT_DISABLED',
   RATE_LIMITED: 'RATE_LIMITED',
   IDENTITY_CONFLICT: 'IDENTITY_CONFLICT',
+  MFA_REQUIRED: 'MFA_REQUIRED',
+  STEP_UP_REQUIRED: 'STEP_UP_REQUIRED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -76,6 +78,26 @@ export class IdentityConflictError extends PortcullisError {
     super(
       ErrorCode.IDENTITY_CONFLICT,
       'An account with this email exists and the provider has not verified the email: sign in to that account and link the provider from there',
+    );
+  }
+}
+
+/** A first factor was right for a user with MFA on: no session yet; finish with verifyMfa and the ticket. */
+export class MfaRequiredError extends PortcullisError {
+  constructor(extensions: { mfaTicket: string; factors: string[]; passkeyChallenge?: unknown }) {
+    super(ErrorCode.MFA_REQUIRED, 'A second factor is required: call verifyMfa with the mfaTicket', extensions);
+  }
+}
+
+/** The operation needs a more recent authentication (or level 2) than the current session has. */
+export class StepUpRequiredError extends PortcullisError {
+  constructor(maxAge: number, level: number) {
+    super(
+      ErrorCode.STEP_UP_REQUIRED,
+      level === 2
+        ? `This operation needs a second factor proven in the last ${maxAge} s: call reauthenticate`
+        : `This operation needs an authentication in the last ${maxAge} s: call reauthenticate`,
+      { maxAge, level },
     );
   }
 }

@@ -11,7 +11,9 @@ export interface Keys {
   readonly otp: KeyObject;
   /** HMAC key that derives a rotated refresh token from its predecessor. */
   readonly refresh: KeyObject;
-  /** Seals reversible secrets at rest (email bodies, PKCE verifiers) under the data keys (DATA_ENCRYPTION_KEYS). */
+  /** HMAC key for recovery code hashes. */
+  readonly recovery: KeyObject;
+  /** Seals reversible secrets at rest (email bodies, PKCE verifiers, TOTP secrets) under the data keys (DATA_ENCRYPTION_KEYS). */
   readonly sealer: Sealer;
 }
 
@@ -21,6 +23,7 @@ export function deriveKeys(secret: string, dataKeys: ReadonlyArray<{ id: string;
     jwt: createSecretKey(Buffer.from(secret, 'utf8')),
     otp: deriveKey(secret, 'otp'),
     refresh: deriveKey(secret, 'refresh'),
+    recovery: deriveKey(secret, 'recovery'),
     // Email bodies queued before data keys had ids were sealed with this key: it still opens them.
     sealer: Sealer.fromBytes(dataKeys, deriveKey(secret, 'outbox')),
   });

@@ -3,6 +3,7 @@
 import {
   DirectiveLocation,
   GraphQLDirective,
+  GraphQLInt,
   GraphQLList,
   GraphQLNonNull,
   GraphQLString,
@@ -37,7 +38,25 @@ export const requiresScopesDirective = new GraphQLDirective({
   },
 });
 
-export const AUTH_DIRECTIVES = [authenticatedDirective, requiresScopesDirective];
+export const requiresAssuranceDirective = new GraphQLDirective({
+  name: 'requiresAssurance',
+  description:
+    'Requires a recent authentication: auth_time within maxAge seconds (default STEP_UP_MAX_AGE), and at level 2 ' +
+    'also acr aal2 when the user has MFA on. Otherwise STEP_UP_REQUIRED: call reauthenticate.',
+  locations: LOCATIONS,
+  args: { maxAge: { type: GraphQLInt }, level: { type: GraphQLInt } },
+});
+
+export const AUTH_DIRECTIVES = [authenticatedDirective, requiresScopesDirective, requiresAssuranceDirective];
+
+/**
+ * Marks a field as needing a recent authentication (docs/contract.md, "Second factors, assurance, step-up"), at
+ * `level` 1 or 2; `maxAge` seconds, or STEP_UP_MAX_AGE when omitted. Use with RequiresScopes.
+ */
+export function RequiresAssurance(level: 1 | 2, maxAge?: number): MethodDecorator {
+  const args = [`level: ${level}`, ...(maxAge === undefined ? [] : [`maxAge: ${maxAge}`])];
+  return Directive(`@requiresAssurance(${args.join(', ')})`);
+}
 
 /** Marks a Query or Mutation field as needing a signed-in caller holding every one of `scopes`. */
 export function RequiresScopes(...scopes: Scope[]): MethodDecorator {
@@ -50,10 +69,16 @@ export function RequiresScopes(...scopes: Scope[]): MethodDecorator {
   };
 }
 
-/** What a field's directives require: null when it has neither directive. */
+/** A step-up requirement: `maxAge` null means STEP_UP_MAX_AGE. */
+export interface AssuranceRequirement {
+  readonly level: number;
+  readonly maxAge: number | null;
+}
+
+/** What a field's directives require: null when it has neither @authenticated nor @requiresScopes. */
 export function requirementOf(
   field: GraphQLField<unknown, unknown>,
-): { authenticated: boolean; scopes: string[][] } | null {
+): { authenticated: boolean; scopes: string[][]; assurance: AssuranceRequirement | null } | null {
   const directives = field.astNode?.directives ?? [];
   const authenticated = directives.some((d) => d.name.value === authenticatedDirective.name);
   const scopesNode = directives
@@ -66,5 +91,11 @@ export function requirementOf(
     );
   }
   if (!authenticated && scopes.length === 0) return null;
-  return { authenticated, scopes };
+  const assuranceNode = directives.find((d) => d.name.value === requiresAssuranceDirective.name);
+  const intArg = (name: string): number | null => {
+    const value = assuranceNode?.arguments?.find((a) => a.name.value === name)?.value;
+    return value?.kind === Kind.INT ? Number(value.value) : null;
+  };
+  const assurance = assuranceNode ? { level: intArg('level') ?? 1, maxAge: intArg('maxAge') } : null;
+  return { authenticated, scopes, assurance };
 }

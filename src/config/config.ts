@@ -7,6 +7,7 @@ import { loadLimitRules, type LimitRule } from './limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 import { loadSocialSignIn, type SocialSignInConfig } from './identity-providers';
 import { parseDataKeys, type DataKeyConfig } from './data-keys';
+import { loadMfa, type MfaConfig } from './mfa';
 import { hkdfSync } from 'node:crypto';
 
 export type NodeEnv = 'production' | 'development' | 'test';
@@ -66,6 +67,10 @@ export interface Config {
   readonly passwordMinScore: number;
   /** PUBLIC_URL, OAUTH_REDIRECT_URIS and the identity providers (identity-providers.ts). */
   readonly socialSignIn: SocialSignInConfig;
+  /** APP_NAME: names the product in emails, the TOTP issuer and the passkey relying party (default Portcullis). */
+  readonly appName: string;
+  /** Passkeys' relying party and step-up (mfa.ts). */
+  readonly mfa: MfaConfig;
   /** Settings that work but probably not as meant: main.ts logs each at start-up (loading config logs nothing). */
   readonly warnings: readonly string[];
 }
@@ -213,6 +218,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const port = int(env, 'PORT', 4000, 0, 65535);
+  const socialSignIn = loadSocialSignIn(env, isProduction, port);
+  const appName = str(env, 'APP_NAME') ?? 'Portcullis';
   const config: Config = {
     nodeEnv: mode,
     isProduction,
@@ -249,7 +256,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env),
     metricsToken: str(env, 'METRICS_TOKEN'),
     passwordMinScore: int(env, 'PASSWORD_MIN_SCORE', 3, 0, 4),
-    socialSignIn: loadSocialSignIn(env, isProduction, port),
+    socialSignIn,
+    appName,
+    mfa: loadMfa(env, socialSignIn.publicUrl, corsOrigins, appName, int(env, 'STEP_UP_MAX_AGE', 300, 10, 86400)),
     warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);

@@ -69,6 +69,28 @@ export const LIMIT_DEFAULTS: readonly LimitDefault[] = [
     variable: 'RATE_LIMIT_SIGN_IN_WITH_ID_TOKEN_IP',
     value: '30/10m',
   },
+  { name: 'verify-mfa-ip', operation: 'verifyMfa', by: 'ip', variable: 'RATE_LIMIT_VERIFY_MFA_IP', value: '30/10m' },
+  {
+    name: 'start-passkey-sign-in-ip',
+    operation: 'startPasskeySignIn',
+    by: 'ip',
+    variable: 'RATE_LIMIT_START_PASSKEY_SIGN_IN_IP',
+    value: '30/10m',
+  },
+  {
+    name: 'finish-passkey-sign-in-ip',
+    operation: 'finishPasskeySignIn',
+    by: 'ip',
+    variable: 'RATE_LIMIT_FINISH_PASSKEY_SIGN_IN_IP',
+    value: '30/10m',
+  },
+  {
+    name: 'reauthenticate-ip',
+    operation: 'reauthenticate',
+    by: 'ip',
+    variable: 'RATE_LIMIT_REAUTHENTICATE_IP',
+    value: '10/15m',
+  },
   {
     name: 'change-password-ip',
     operation: 'changePassword',

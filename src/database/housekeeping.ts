@@ -32,6 +32,8 @@ function targets(now: Date, retentionMs: number): Array<{ table: string; where: 
     { table: 'oauth_flows', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
     // Remembered only while the ID token could still be replayed.
     { table: 'used_id_tokens', where: 'expires_at < ?', cutoff: now, key: 'hash' },
+    { table: 'mfa_tickets', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
+    { table: 'webauthn_challenges', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
   ];
 }
 

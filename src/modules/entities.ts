@@ -10,6 +10,10 @@ import { User } from './users/user.entity';
 import { Identity } from './identities/identity.entity';
 import { OAuthFlow } from './identities/oauth-flow.entity';
 import { UsedIdToken } from './identities/used-id-token.entity';
+import { MfaFactor } from './mfa/mfa-factor.entity';
+import { RecoveryCode } from './mfa/recovery-code.entity';
+import { MfaTicket } from './mfa/mfa-ticket.entity';
+import { WebAuthnChallenge } from './mfa/webauthn-challenge.entity';
 
 export const ENTITIES = [
   User,
@@ -23,4 +27,8 @@ export const ENTITIES = [
   Identity,
   OAuthFlow,
   UsedIdToken,
+  MfaFactor,
+  RecoveryCode,
+  MfaTicket,
+  WebAuthnChallenge,
 ];

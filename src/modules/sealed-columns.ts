@@ -10,4 +10,5 @@ export interface SealedColumn {
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'mail_outbox', column: 'payload', id: 'id' },
   { table: 'oauth_flows', column: 'provider_verifier', id: 'id' },
+  { table: 'mfa_factors', column: 'secret', id: 'id' },
 ];

@@ -4,8 +4,8 @@
 import { allow, and, chain, deny, rule, shield, type IRules } from 'graphql-shield';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { middleware, type IMiddleware } from 'graphql-middleware';
-import { ForbiddenError, UnauthenticatedError } from '../common/errors';
-import { requirementOf } from '../common/requires-scopes';
+import { ForbiddenError, StepUpRequiredError, UnauthenticatedError } from '../common/errors';
+import { requirementOf, type AssuranceRequirement } from '../common/requires-scopes';
 import type { GraphQLContext } from '../common/request-context';
 
 /** The operations anyone may call, without a token. */
@@ -21,7 +21,18 @@ export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
   'Mutation.startSocialSignIn',
   'Mutation.completeSocialSignIn',
   'Mutation.signInWithIdToken',
+  'Mutation.verifyMfa',
+  'Mutation.startPasskeySignIn',
+  'Mutation.finishPasskeySignIn',
 ]);
+
+/** What the step-up rule needs beyond the token: the default age, the clock, and whether a user has MFA on. */
+export interface AssurancePolicy {
+  /** STEP_UP_MAX_AGE, for @requiresAssurance without maxAge. */
+  readonly maxAge: number;
+  readonly nowMs: () => number;
+  readonly mfaEnabled: (ctx: GraphQLContext, userId: string) => Promise<boolean>;
+}
 
 /** A valid access token of a live session. Returns (not throws) the error so shield passes it on. */
 export const isAuthenticated = rule({ cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
@@ -49,13 +60,39 @@ export function hasScopes(sets: string[][]) {
   return found;
 }
 
+const assuranceRules = new Map<string, ReturnType<ReturnType<typeof rule>>>();
+
+/**
+ * A recent authentication: the token's auth_time within maxAge, and at level 2 also acr aal2 when the user has MFA
+ * on (an account without MFA satisfies level 2 with a recent level 1). Else STEP_UP_REQUIRED.
+ */
+export function hasAssurance(need: AssuranceRequirement, policy: AssurancePolicy) {
+  const maxAge = need.maxAge ?? policy.maxAge;
+  const name = `hasAssurance:${need.level}:${maxAge}`;
+  let found = assuranceRules.get(name);
+  if (!found) {
+    found = rule(name, { cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
+      const { claims, user } = await ctx.auth();
+      const recent = policy.nowMs() / 1000 - claims.authTime <= maxAge;
+      const levelMet = need.level < 2 || claims.acr === 'aal2' || !(await policy.mfaEnabled(ctx, user.id));
+      return recent && levelMet ? true : new StepUpRequiredError(maxAge, need.level);
+    });
+    assuranceRules.set(name, found);
+  }
+  return found;
+}
+
 type Rule = typeof allow | typeof isAuthenticated | ReturnType<typeof and> | ReturnType<typeof chain>;
 
 /**
  * The rule map for `schema`: root fields from their directives, every other object type open. `limits`
  * adds request limits (rate-limit/) to the fields it names, checked after the permission.
  */
-export function ruleMap(schema: GraphQLSchema, limits: ReadonlyMap<string, Rule> = new Map()): IRules {
+export function ruleMap(
+  schema: GraphQLSchema,
+  limits: ReadonlyMap<string, Rule> = new Map(),
+  assurance?: AssurancePolicy,
+): IRules {
   const rules: Record<string, Record<string, Rule> | Rule> = {};
   for (const root of [schema.getQueryType(), schema.getMutationType()]) {
     if (!root) continue;
@@ -69,7 +106,12 @@ export function ruleMap(schema: GraphQLSchema, limits: ReadonlyMap<string, Rule>
       }
       const need = requirementOf(field);
       if (need === null) continue; // no rule: the fallback denies it
-      const checks = [isAuthenticated, ...(need.scopes.length > 0 ? [hasScopes(need.scopes)] : [])];
+      if (need.assurance !== null && assurance === undefined) throw new Error(`${key} needs an AssurancePolicy`);
+      const checks = [
+        isAuthenticated,
+        ...(need.scopes.length > 0 ? [hasScopes(need.scopes)] : []),
+        ...(need.assurance !== null ? [hasAssurance(need.assurance, assurance!)] : []),
+      ];
       const permission = checks.length === 1 ? checks[0]! : and(...checks);
       fields[field.name] = limit ? chain(permission, limit) : permission;
     }
@@ -86,8 +128,8 @@ export function ruleMap(schema: GraphQLSchema, limits: ReadonlyMap<string, Rule>
  * reachable only through a root field, so wrapping each of their fields would only cost time per resolved
  * field (a `me` answer has nine) and change nothing.
  */
-export function permissions(schema: GraphQLSchema, limits?: ReadonlyMap<string, Rule>) {
-  const all = shieldFor(schema, limits);
+export function permissions(schema: GraphQLSchema, limits?: ReadonlyMap<string, Rule>, assurance?: AssurancePolicy) {
+  const all = shieldFor(schema, limits, assurance);
   return middleware((s: GraphQLSchema) => {
     const generated = all.generate(s) as Record<string, IMiddleware>;
     const roots = [s.getQueryType(), s.getMutationType()].flatMap((t) => (t ? [t.name] : []));
@@ -97,8 +139,8 @@ export function permissions(schema: GraphQLSchema, limits?: ReadonlyMap<string, 
   });
 }
 
-function shieldFor(schema: GraphQLSchema, limits?: ReadonlyMap<string, Rule>) {
-  return shield(ruleMap(schema, limits), {
+function shieldFor(schema: GraphQLSchema, limits?: ReadonlyMap<string, Rule>, assurance?: AssurancePolicy) {
+  return shield(ruleMap(schema, limits, assurance), {
     fallbackRule: deny,
     allowExternalErrors: true,
     // A field nobody ruled on: UNAUTHENTICATED without a valid token, else FORBIDDEN.

@@ -37,6 +37,11 @@ export async function createGraphQLServer(parts: GraphQLServerParts): Promise<Ap
     permissions(
       typeSchema,
       operationLimitRules(config.limits, limitStore, (limit) => metrics.rateLimited.inc({ limit })),
+      {
+        maxAge: config.mfa.stepUpMaxAge,
+        nowMs: () => services.clock.now().getTime(),
+        mfaEnabled: (ctx, userId) => services.mfa.isEnabled(ctx.em, userId),
+      },
     ),
   );
   const armor = documentLimits(config.isProduction);

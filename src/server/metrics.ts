@@ -76,6 +76,7 @@ const METHOD_LABELS: Readonly<Record<SignInMethod, string>> = {
   PASSWORD: 'password',
   CODE: 'code',
   PROVIDER: 'provider',
+  PASSKEY: 'passkey',
 };
 
 export class Metrics {

@@ -12,6 +12,9 @@ import { UserAdminResolver } from '../modules/admin/user-admin.resolver';
 import { UserResolver } from '../modules/users/user.resolver';
 import { IdentityResolver } from '../modules/identities/identity.resolver';
 import { AUTH_DIRECTIVES } from '../common/requires-scopes';
+import { MfaResolver } from '../modules/mfa/mfa.resolver';
+import { MfaUserResolver } from '../modules/mfa/mfa-user.resolver';
+import { SecondFactorResolver } from '../modules/auth/second-factor.resolver';
 
 export const RESOLVERS = [
   [AuthResolver, (s: Services) => new AuthResolver(s.auth)],
@@ -20,6 +23,9 @@ export const RESOLVERS = [
   [UserAdminResolver, (s: Services) => new UserAdminResolver(s.userAdmin)],
   [AuditResolver, (s: Services) => new AuditResolver(s.audit)],
   [IdentityResolver, (s: Services) => new IdentityResolver(s.social, s.identities)],
+  [MfaResolver, (s: Services) => new MfaResolver(s.mfa, s.passkeys)],
+  [MfaUserResolver, (s: Services) => new MfaUserResolver(s.mfa)],
+  [SecondFactorResolver, (s: Services) => new SecondFactorResolver(s.secondFactor)],
 ] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */

@@ -19,6 +19,12 @@ import { IdentityService } from '../modules/identities/identity.service';
 import { OidcClients } from '../modules/identities/oidc-clients';
 import { SocialSignInService, type SocialOutcome } from '../modules/identities/social-sign-in.service';
 import { CALLBACK_PATH } from './oauth-callback';
+import { SignInGate } from '../modules/auth/sign-in-gate';
+import { SecondFactorService } from '../modules/auth/second-factor.service';
+import { MfaService } from '../modules/mfa/mfa.service';
+import { MfaTicketService } from '../modules/mfa/mfa-tickets.service';
+import { PasskeyService } from '../modules/mfa/passkeys.service';
+import { deriveKey } from '../common/crypto';
 
 export interface Services {
   readonly auth: AuthService;
@@ -31,6 +37,10 @@ export interface Services {
   readonly userAdmin: UserAdminService;
   readonly identities: IdentityService;
   readonly social: SocialSignInService;
+  readonly mfa: MfaService;
+  readonly clock: Clock;
+  readonly passkeys: PasskeyService;
+  readonly secondFactor: SecondFactorService;
   /** Ends the password hashing threads. */
   close(): Promise<void>;
 }
@@ -80,15 +90,29 @@ export function createServices(
   const outbox = new OutboxService(keys.sealer, afterCommit);
   const passwords = new PasswordService(config.bcryptCost);
   const identities = new IdentityService(clock, otp, audit, outbox, sessions, config.socialSignIn.providers);
+  const passkeys = new PasskeyService(config.mfa, clock, deriveKey(config.jwtSecret, 'passkey-decoy'));
+  const mfa = new MfaService({
+    clock,
+    sealer: keys.sealer,
+    recoveryKey: keys.recovery,
+    audit,
+    outbox,
+    sessions,
+    passkeys,
+    appName: config.appName,
+  });
+  const tickets = new MfaTicketService(clock, mfa, passkeys, audit);
+  const gate = new SignInGate({ clock, sessions, accessTokens, audit, mfa, tickets });
+  const lockout = new LockoutService(clock, audit);
   const auth = new AuthService({
     clock,
     passwords,
     otp,
     sessions,
-    accessTokens,
+    gate,
     outbox,
     audit,
-    lockout: new LockoutService(clock, audit),
+    lockout,
     passwordMinScore: config.passwordMinScore,
     onEmailProven: (tx, userId) => identities.dropUnproven(tx, userId),
   });
@@ -104,6 +128,18 @@ export function createServices(
     logger,
     onOutcome: hooks.onSocialOutcome,
   });
+  const secondFactor = new SecondFactorService({
+    clock,
+    gate,
+    auth,
+    mfa,
+    tickets,
+    passkeys,
+    passwords,
+    lockout,
+    sessions,
+    audit,
+  });
   return {
     auth,
     authenticator,
@@ -114,6 +150,10 @@ export function createServices(
     userAdmin,
     identities,
     social,
+    mfa,
+    clock,
+    passkeys,
+    secondFactor,
     close: () => passwords.close(),
   };
 }

@@ -46,6 +46,8 @@ export enum SignInMethod {
   CODE = 'CODE',
   /** An OpenID provider's ID token (the redirect flow or signInWithIdToken). */
   PROVIDER = 'PROVIDER',
+  /** A passkey as the first factor (finishPasskeySignIn). */
+  PASSKEY = 'PASSKEY',
 }
 
 /** Why a LOGIN_FAILED was refused; its `detail` is the human label below. */

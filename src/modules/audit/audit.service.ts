@@ -85,6 +85,21 @@ export class AuditService {
     return { count: row?.count ?? 0, newest: row?.newest == null ? null : new Date(row.newest).getTime() };
   }
 
+  /** How many events of `type` about `userId` since `since` (in `em`'s transaction), and when the oldest of them was (ms), for budgets. */
+  async countSince(
+    em: EntityManager,
+    userId: string,
+    type: AuditEventType,
+    since: Date,
+  ): Promise<{ count: number; oldest: number | null }> {
+    // em.execute runs inside em's transaction when there is one (embedded PGlite would wait on it otherwise).
+    const [row] = await em.execute<Array<{ count: number; oldest: Date | string | null }>>(
+      'select count(*)::int as count, min(created_at) as oldest from audit_events where subject_user_id = ? and type = ? and created_at > ?',
+      [userId, type, since],
+    );
+    return { count: row?.count ?? 0, oldest: row?.oldest == null ? null : new Date(row.oldest).getTime() };
+  }
+
   /** Newest first; the cursor is the (createdAt, id) of the last event seen. */
   async list(
     em: EntityManager,

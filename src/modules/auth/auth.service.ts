@@ -17,27 +17,25 @@ import type { OutboxService } from '../mail/outbox.service';
 import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
 import { User } from '../users/user.entity';
 import { normalizeFullName } from '../users/user-input';
-import { toUserView } from '../users/user.types';
-import type { AccessTokenService } from '../sessions/access-token.service';
 import type { LockoutService } from './lockout.service';
 import type { AuthPayload, CodeSent, RegisterInput } from './auth.types';
-import { rememberNetwork } from '../otp/known-networks';
 import type { OtpCode } from '../otp/otp-code.entity';
 import type { OtpService } from '../otp/otp.service';
 import { OtpPurpose } from '../otp/otp-purpose';
 import { assertPasswordLength, assertPasswordPolicy } from '../passwords/password-policy';
 import type { PasswordService } from '../passwords/password.service';
-import type { IssuedSession, SessionService } from '../sessions/session.service';
+import type { SessionService } from '../sessions/session.service';
 import type { ClientInfo, Principal } from '../../common/request-context';
 import { normalizeEmail } from '../../common/email';
-import type { AuthMethod } from '../../common/assurance';
+import { FIRST_FACTOR_METHODS, type Opened, type SignInGate } from './sign-in-gate';
 
 export interface AuthDeps {
   readonly clock: Clock;
   readonly passwords: PasswordService;
   readonly otp: OtpService;
   readonly sessions: SessionService;
-  readonly accessTokens: AccessTokenService;
+  /** Where every sign-in becomes a session or an MFA ticket. */
+  readonly gate: SignInGate;
   readonly outbox: OutboxService;
   readonly audit: AuditService;
   readonly lockout: LockoutService;
@@ -49,13 +47,6 @@ export interface AuthDeps {
    */
   readonly onEmailProven?: (tx: EntityManager, userId: string) => Promise<void>;
 }
-
-/** The RFC 8176 methods each way in records on its session (common/assurance.ts). */
-const METHODS: Readonly<Record<SignInMethod, readonly AuthMethod[]>> = {
-  PASSWORD: ['pwd'],
-  CODE: ['email'],
-  PROVIDER: ['fed'],
-};
 
 export class AuthService {
   constructor(private readonly deps: AuthDeps) {}
@@ -182,10 +173,8 @@ export class AuthService {
       await em.flush();
       throw refusal.error;
     }
-    const issued = await em.transactional((tx) =>
-      this.openSession(tx, user!, SignInMethod.PASSWORD, 'password', client),
-    );
-    return this.payload(issued);
+    const opened = await em.transactional((tx) => this.open(tx, user!, SignInMethod.PASSWORD, 'password', client));
+    return this.deps.gate.payload(opened);
   }
 
   /** Consumes a LOGIN or VERIFY_EMAIL code and signs the user in. */
@@ -211,9 +200,9 @@ export class AuthService {
         user.passwordHash = purpose === OtpPurpose.VERIFY_EMAIL ? otp.passwordHash : null;
         await this.proveEmail(tx, user);
       }
-      return success(await this.openSession(tx, user, SignInMethod.CODE, `code (${purpose})`, client));
+      return success(await this.open(tx, user, SignInMethod.CODE, `code (${purpose})`, client));
     });
-    return this.payload(unwrap(outcome));
+    return this.deps.gate.payload(unwrap(outcome));
   }
 
   /** Consumes a RESET_PASSWORD code, sets the password, verifies the email and ends every session. */
@@ -299,7 +288,7 @@ export class AuthService {
 
   async refresh(em: EntityManager, refreshToken: string | null | undefined, client: ClientInfo): Promise<AuthPayload> {
     if (!refreshToken) throw new UnauthenticatedError('A refresh token is required');
-    return this.payload(await this.deps.sessions.rotate(em, refreshToken, client));
+    return this.deps.gate.tokens(await this.deps.sessions.rotate(em, refreshToken, client));
   }
 
   /** Ends the session of `refreshToken`, or else of the access token. */
@@ -385,8 +374,8 @@ export class AuthService {
   }
 
   /**
-   * Signs in `user`, whose first factor something else proved (a provider's ID token, identities/): refused with
-   * ACCOUNT_DISABLED for a deactivated account, like every other way in.
+   * Signs in `user`, whose first factor something else proved (a provider's ID token, identities/; a passkey, with
+   * the methods it proved): refused with ACCOUNT_DISABLED for a deactivated account, like every other way in.
    */
   async signInProven(
     em: EntityManager,
@@ -394,6 +383,7 @@ export class AuthService {
     method: SignInMethod,
     detail: string,
     client: ClientInfo,
+    amr: readonly string[] = method === SignInMethod.PASSKEY ? [] : FIRST_FACTOR_METHODS[method],
   ): Promise<AuthPayload> {
     if (!user.active) {
       this.deps.audit.record(em, client, {
@@ -406,40 +396,19 @@ export class AuthService {
       await em.flush();
       throw new AccountDisabledError();
     }
-    return this.payload(await em.transactional((tx) => this.openSession(tx, user, method, detail, client)));
+    return this.deps.gate.payload(
+      await em.transactional((tx) => this.deps.gate.open(tx, user, method, amr, detail, client)),
+    );
   }
 
-  /**
-   * The one place every way in creates a session (password, emailed code, provider): records LOGIN_SUCCEEDED with
-   * its method and remembers the network. A second factor, when the account has one, is to be required here.
-   */
-  private async openSession(
+  /** A first factor proved: through the gate (sign-in-gate.ts), which opens a session or asks for a second factor. */
+  private open(
     tx: EntityManager,
     user: User,
-    method: SignInMethod,
+    method: Exclude<SignInMethod, SignInMethod.PASSKEY>,
     detail: string,
     client: ClientInfo,
-  ): Promise<IssuedSession> {
-    await rememberNetwork(tx, user.id, networkKey(client.ip), this.deps.clock.now());
-    this.deps.audit.record(tx, client, {
-      type: AuditEventType.LOGIN_SUCCEEDED,
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      email: user.email,
-      method,
-      detail,
-    });
-    return this.deps.sessions.create(tx, user, client, METHODS[method]);
-  }
-
-  private payload(issued: IssuedSession): AuthPayload {
-    const { user, sessionId, refreshToken } = issued;
-    return {
-      accessToken: this.deps.accessTokens.sign(user.id, sessionId, [...user.roles], issued.amr, issued.authTime),
-      refreshToken,
-      tokenType: 'Bearer',
-      expiresIn: this.deps.accessTokens.ttl,
-      user: toUserView(user),
-    };
+  ): Promise<Opened> {
+    return this.deps.gate.open(tx, user, method, FIRST_FACTOR_METHODS[method], detail, client);
   }
 }

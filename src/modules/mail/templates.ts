@@ -9,7 +9,14 @@ export interface EmailContent {
 }
 
 export type EmailKind =
-  'verify-email' | 'login-code' | 'reset-code' | 'already-registered' | 'identity-linked' | 'identity-unlinked';
+  | 'verify-email'
+  | 'login-code'
+  | 'reset-code'
+  | 'already-registered'
+  | 'identity-linked'
+  | 'identity-unlinked'
+  | 'mfa-factor-added'
+  | 'mfa-factor-removed';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -85,5 +92,26 @@ export function identityUnlinkedEmail(provider: string): EmailContent & { kind: 
     `${provider} sign-in was removed from your account`,
     `The ${provider} account linked to your account was removed: it can no longer be used to sign in.\n\n` +
       'If this was not you, sign in and change your password, or contact support.\n',
+  );
+}
+
+/** `factor`: how the user knows it, e.g. `An authenticator app (Phone)` or `A passkey`. */
+export function mfaFactorAddedEmail(factor: string): EmailContent & { kind: EmailKind } {
+  return notice(
+    'mfa-factor-added',
+    'A second factor was added to your account',
+    `${factor} was added to your account as a second factor for signing in.\n\n` +
+      'If this was not you, sign in, remove it and change your password, or contact support.\n',
+  );
+}
+
+/** `factor` as for mfaFactorAddedEmail; `all` when every factor was removed (MFA is now off). */
+export function mfaFactorRemovedEmail(factor: string, mfaOff: boolean): EmailContent & { kind: EmailKind } {
+  return notice(
+    'mfa-factor-removed',
+    'A second factor was removed from your account',
+    `${factor} was removed from your account.` +
+      (mfaOff ? ' Signing in no longer asks for a second factor.' : '') +
+      '\n\nIf this was not you, sign in, change your password and set up your second factor again, or contact support.\n',
   );
 }

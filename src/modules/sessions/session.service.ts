@@ -75,7 +75,8 @@ export type RevokeReason =
   | 'password_reset'
   | 'refresh_token_reuse'
   | 'deactivated'
-  | 'email_proven';
+  | 'email_proven'
+  | 'mfa_enabled';
 
 export interface SessionSettings {
   readonly refreshKey: KeyObject;
@@ -250,6 +251,21 @@ export class SessionService {
     });
     await em.flush();
     return true;
+  }
+
+  /**
+   * The user proved who they are again in a live session (reauthenticate): its methods become `amr` and its
+   * auth_time now. Returns that time; UNAUTHENTICATED when the session has ended.
+   */
+  async reassure(em: EntityManager, sessionId: string, amr: readonly AuthMethod[]): Promise<Date> {
+    const now = this.clock.now();
+    const updated = await em.nativeUpdate(
+      Session,
+      { id: sessionId, revokedAt: null, expiresAt: { $gt: now } },
+      { amr: [...amr], authTime: now },
+    );
+    if (updated === 0) throw new UnauthenticatedError();
+    return now;
   }
 
   /** Ends one session; the caller flushes or commits `em`. */

@@ -28,6 +28,9 @@ export class UserView {
 
   @Field(() => Date)
   createdAt!: Date;
+
+  /** Not a field: set when the user is the caller's own though the request has no token (a sign-in's payload). */
+  viewerIsSelf?: boolean;
 }
 
 export function toUserView(user: PrincipalUser): UserView {
