@@ -15,7 +15,8 @@ const config: CodegenConfig = {
       config: {
         // Fail on a new custom scalar until it is mapped here, instead of typing it `unknown`.
         strictScalars: true,
-        scalars: { DateTime: 'string' }, // ISO 8601 in UTC, as sent on the wire
+        // DateTime: ISO 8601 in UTC, as sent on the wire; JSON: WebAuthn options and responses, checked by their libraries.
+        scalars: { DateTime: 'string', JSON: 'unknown' },
         enumType: 'string-literal', // `'VERIFY_EMAIL'`: no runtime code, assignable from plain strings
         useTypeImports: true, // `import type`, for isolatedModules / verbatimModuleSyntax consumers
       },
