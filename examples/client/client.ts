@@ -1,25 +1,36 @@
 // An example Portcullis client: Apollo Client 4 that sends the bearer token, refreshes it transparently
 // when the server answers UNAUTHENTICATED, and signs out when the session is over. In cookie mode the refresh
-// token stays in the server's HttpOnly cookie and the client keeps only the access token.
+// token stays in the server's HttpOnly cookie and the client keeps only the access token. Second factors: a sign-in
+// answering MFA_REQUIRED asks the app for one (onMfaRequired), an operation answering STEP_UP_REQUIRED asks the app to
+// prove the user again (onStepUp) and is retried once.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { createAuthLink } from './auth-link';
 import {
   CompleteSocialLinkDocument,
   CompleteSocialSignInDocument,
+  FinishPasskeySignInDocument,
   LoginDocument,
   LogoutAllDocument,
   LogoutDocument,
+  ReauthenticateDocument,
   RefreshDocument,
+  SignInWithIdTokenDocument,
+  StartPasskeyReauthenticationDocument,
+  StartPasskeySignInDocument,
   StartSocialLinkDocument,
   StartSocialSignInDocument,
+  VerifyMfaDocument,
   VerifyOtpDocument,
   type AuthTokensFragment,
   type CompleteSocialLinkMutation,
   type LoginMutationVariables,
+  type SignInWithIdTokenMutationVariables,
   type VerifyOtpMutationVariables,
 } from './generated/graphql';
+import { proofVariables, withSecondFactor, type OnMfaRequired } from './mfa';
 import { createRefreshLink, hasCode } from './refresh-link';
 import { singleFlight } from './single-flight';
+import { createStepUpLink, SKIP_STEP_UP, type OnStepUp, type StepUpRequired } from './step-up-link';
 import {
   createPkcePair,
   defaultVerifierStorage,
@@ -29,7 +40,7 @@ import {
   VERIFIER_KEY,
   type VerifierStorage,
 } from './social-sign-in';
-import { memoryTokenStore, tokensFrom, type Tokens, type TokenStore } from './token-store';
+import { memoryTokenStore, tokensFrom, withAccessToken, type Tokens, type TokenStore } from './token-store';
 
 export interface PortcullisClientOptions {
   /** The GraphQL endpoint, e.g. `https://auth.example.com/graphql`. */
@@ -52,6 +63,26 @@ export interface PortcullisClientOptions {
    * browser, else memory).
    */
   verifierStorage?: VerifierStorage;
+  /**
+   * A sign-in answered MFA_REQUIRED: ask the user for a second factor among `factors` and resolve to `{ code }`,
+   * `{ recoveryCode }` or `{ passkey }` (run `passkeyChallenge.options` through @simplewebauthn/browser's
+   * `startAuthentication`), or null to give up. Asked again, with `attempt` + 1, after a wrong one. Without it, sign-ins
+   * of users with MFA on reject with MFA_REQUIRED.
+   */
+  onMfaRequired?: OnMfaRequired;
+  /**
+   * An operation answered STEP_UP_REQUIRED: prove the user again (`{ password }` for level 1, or a second factor;
+   * `startPasskey()` begins a passkey ceremony), or null to decline. The operation is then retried once. Without it,
+   * STEP_UP_REQUIRED reaches the caller.
+   */
+  onStepUp?: OnStepUp;
+}
+
+/** A passkey sign-in: `authenticate` runs the ceremony, e.g. `(options) => startAuthentication({ optionsJSON: options })`. */
+export interface PasskeySignInOptions {
+  /** Narrows the sign-in to this account's passkeys; omit for discoverable credentials (the browser offers them). */
+  email?: string;
+  authenticate(options: unknown): Promise<unknown>;
 }
 
 export interface StartSocialSignInOptions {
@@ -77,6 +108,15 @@ export interface PortcullisClient {
   login(variables: LoginMutationVariables): Promise<AuthTokensFragment>;
   /** Code sign-in (LOGIN or VERIFY_EMAIL); keeps the tokens and returns the payload. */
   verifyOtp(variables: VerifyOtpMutationVariables): Promise<AuthTokensFragment>;
+  /** Native apps: sign-in with an ID token from the provider's SDK; keeps the tokens and returns the payload. */
+  signInWithIdToken(variables: SignInWithIdTokenMutationVariables): Promise<AuthTokensFragment>;
+  /** Passkey sign-in (startPasskeySignIn, the ceremony, finishPasskeySignIn); keeps the tokens, returns the payload. */
+  signInWithPasskey(options: PasskeySignInOptions): Promise<AuthTokensFragment>;
+  /**
+   * What every sign-in helper goes through: runs `send` (a sign-in mutation answering an AuthPayload), finishes an
+   * MFA_REQUIRED answer with `onMfaRequired` and verifyMfa, and keeps the tokens. For sign-in mutations of your own.
+   */
+  signIn(send: () => Promise<AuthTokensFragment>): Promise<AuthTokensFragment>;
   /**
    * Social sign-in, step 1: makes a PKCE pair, keeps the verifier, and answers the provider's authorization URL.
    * Send the browser there (`location.assign(url)`); it comes back to `redirectUri?code=…` (or `?error=…`).
@@ -172,7 +212,33 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
     }
   });
 
+  /** Signed-in requests that need no step-up link: the step-up's own (reauthenticate, its passkey ceremony). */
+  const STEP_UP_OWN = { context: { [SKIP_STEP_UP]: true }, fetchPolicy: 'no-cache', errorPolicy: 'none' } as const;
+
+  // Asks the app, reauthenticates and keeps the new access token (the refresh token stays). One at a time: requests
+  // refused while a step-up is under way wait for it and retry, instead of asking the user again.
+  const stepUp = singleFlight(async ({ level, maxAge }: StepUpRequired): Promise<boolean> => {
+    if (options.onStepUp === undefined) return false;
+    const startPasskey = async () => {
+      const { data } = await apollo.mutate({ mutation: StartPasskeyReauthenticationDocument, ...STEP_UP_OWN });
+      return data.startPasskeyReauthentication;
+    };
+    const proof = await options.onStepUp({ level, maxAge, startPasskey });
+    if (proof === null) return false;
+    const { data } = await apollo.mutate({
+      mutation: ReauthenticateDocument,
+      variables: proofVariables(proof),
+      ...STEP_UP_OWN,
+    });
+    const held = tokens.read();
+    if (held === null) return false; // signed out meanwhile
+    tokens.write(withAccessToken(held, data.reauthenticate)); // refreshToken null in the answer: keep the held one
+    return true;
+  });
+
   const signedIn = ApolloLink.from([
+    // Outside the refresh link: a step-up retry whose access token expired meanwhile is refreshed there.
+    createStepUpLink({ stepUp }),
     createRefreshLink({ currentAccessToken: () => tokens.read()?.accessToken ?? null, refresh, signOut }),
     createAuthLink(tokens),
     http,
@@ -186,6 +252,16 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
     tokens.write(tokensFrom(payload, cookieMode));
     return payload;
   };
+
+  /** Every sign-in: a user with MFA on gets MFA_REQUIRED first, finished by verifyMfa with the app's second factor. */
+  const signIn = async (send: () => Promise<AuthTokensFragment>): Promise<AuthTokensFragment> =>
+    keep(
+      await withSecondFactor(send, options.onMfaRequired, async (ticket, proof) => {
+        const variables = { ticket, ...proofVariables(proof) };
+        const { data } = await apollo.mutate({ mutation: VerifyMfaDocument, variables, ...DIRECT });
+        return data.verifyMfa;
+      }),
+    );
 
   /** Step 1 of a redirect flow (sign-in or link): a fresh PKCE pair; `send` starts it with the challenge. */
   const startFlow = async (storage: VerifierStorage, send: (codeChallenge: string) => Promise<string>) => {
@@ -216,14 +292,34 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
   return {
     apollo,
     tokens,
-    async login(variables) {
-      const { data } = await apollo.mutate({ mutation: LoginDocument, variables, ...DIRECT });
-      return keep(data.login);
-    },
-    async verifyOtp(variables) {
-      const { data } = await apollo.mutate({ mutation: VerifyOtpDocument, variables, ...DIRECT });
-      return keep(data.verifyOtp);
-    },
+    login: (variables) =>
+      signIn(async () => {
+        const { data } = await apollo.mutate({ mutation: LoginDocument, variables, ...DIRECT });
+        return data.login;
+      }),
+    verifyOtp: (variables) =>
+      signIn(async () => {
+        const { data } = await apollo.mutate({ mutation: VerifyOtpDocument, variables, ...DIRECT });
+        return data.verifyOtp;
+      }),
+    signInWithIdToken: (variables) =>
+      signIn(async () => {
+        const { data } = await apollo.mutate({ mutation: SignInWithIdTokenDocument, variables, ...DIRECT });
+        return data.signInWithIdToken;
+      }),
+    signInWithPasskey: ({ email, authenticate }) =>
+      signIn(async () => {
+        const started = await apollo.mutate({ mutation: StartPasskeySignInDocument, variables: { email }, ...DIRECT });
+        const { challengeId, options: passkeyOptions } = started.data.startPasskeySignIn;
+        const response = await authenticate(passkeyOptions);
+        const { data } = await apollo.mutate({
+          mutation: FinishPasskeySignInDocument,
+          variables: { challengeId, response },
+          ...DIRECT,
+        });
+        return data.finishPasskeySignIn;
+      }),
+    signIn,
     startSocialSignIn: ({ provider, redirectUri, storage = verifiers }) =>
       startFlow(storage, async (codeChallenge) => {
         const { data } = await apollo.mutate({
@@ -233,14 +329,15 @@ export function createPortcullisClient(options: PortcullisClientOptions): Portcu
         });
         return data.startSocialSignIn.authorizationUrl;
       }),
-    async completeSocialSignIn(from) {
-      const { data } = await apollo.mutate({
-        mutation: CompleteSocialSignInDocument,
-        variables: codeAndVerifier(from),
-        ...DIRECT,
-      });
-      return keep(data.completeSocialSignIn);
-    },
+    completeSocialSignIn: (from) =>
+      signIn(async () => {
+        const { data } = await apollo.mutate({
+          mutation: CompleteSocialSignInDocument,
+          variables: codeAndVerifier(from),
+          ...DIRECT,
+        });
+        return data.completeSocialSignIn;
+      }),
     // Through the auth and refresh links, like any signed-in request.
     startSocialLink: ({ provider, redirectUri, storage = verifiers }) =>
       startFlow(storage, async (codeChallenge) => {

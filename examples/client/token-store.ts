@@ -42,3 +42,11 @@ export function tokensFrom(payload: AuthTokensFragment, cookieMode = false): Tok
   }
   return { accessToken: payload.accessToken, refreshToken: payload.refreshToken };
 }
+
+/**
+ * The held tokens with the new access token of a reauthenticate (step-up) answer. Its `refreshToken` is null: the
+ * session stays the same, so the held refresh token stays too (and refreshing it now carries the new assurance).
+ */
+export function withAccessToken(held: Tokens, payload: AuthTokensFragment): Tokens {
+  return { accessToken: payload.accessToken, refreshToken: payload.refreshToken ?? held.refreshToken };
+}

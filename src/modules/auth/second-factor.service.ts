@@ -156,8 +156,10 @@ export class SecondFactorService {
       const first = principal.claims.amr.filter(
         (m): m is AuthMethod => FIRST_FACTORS.includes(m) && !(proven.methods as string[]).includes(m),
       );
-      const selfSufficient = proven.methods.includes('user');
-      methods = selfSufficient ? proven.methods : ([...new Set([...first, ...proven.methods, 'mfa'])] as AuthMethod[]);
+      // A passkey that verified the user is two factors by itself; otherwise the second factor counts with the
+      // session's first — only when that was another kind of factor (a passkey twice is one factor).
+      const alone = proven.methods.includes('user') || first.length === 0;
+      methods = alone ? proven.methods : [...first, ...proven.methods, 'mfa'];
       label = proven.label;
     }
     const authTime = await this.deps.sessions.reassure(em, principal.sessionId, methods);
