@@ -71,10 +71,28 @@ async function seed(userId: string, tag: string): Promise<void> {
     app.sql('insert into used_id_tokens (hash, expires_at) values (?, ?)', [`${hash}${tag}`, expires]);
   await idToken('id-token-expired', ago(60_000));
   await idToken('id-token-live', ago(-600_000));
+
+  // MFA tickets and WebAuthn ceremonies go an hour after they expired.
+  const ticket = (hash: string, expires: Date) =>
+    app.sql(
+      `insert into mfa_tickets (id, ticket_hash, user_id, amr, method, attempts, created_at, expires_at)
+       values (gen_random_uuid(), ?, ?, '{pwd}', 'PASSWORD', 0, ?, ?)`,
+      [`${hash}${tag}`, userId, ago(DAY), expires],
+    );
+  await ticket('ticket-expired-2h-ago', ago(2 * HOUR));
+  await ticket('ticket-live', ago(-HOUR / 12));
+  const ceremony = (challenge: string, expires: Date) =>
+    app.sql(
+      `insert into webauthn_challenges (id, purpose, user_id, challenge, created_at, expires_at)
+       values (gen_random_uuid(), 'SIGN_IN', null, ?, ?, ?)`,
+      [`${challenge}${tag}`, ago(DAY), expires],
+    );
+  await ceremony('challenge-expired-2h-ago', ago(2 * HOUR));
+  await ceremony('challenge-expired-30min-ago', ago(HOUR / 2));
 }
 
 describe('housekeeping', () => {
-  it('removes old used or expired codes, failures past the hour, long-ended sessions, old sent mail, dead sign-in flows and expired ID tokens, and keeps the rest', async () => {
+  it('removes old used or expired codes, failures past the hour, long-ended sessions, old sent mail, dead sign-in flows, expired ID tokens, MFA tickets and WebAuthn ceremonies, and keeps the rest', async () => {
     const user = await signUp(app);
     await seed(user.user.id, '');
 
@@ -102,6 +120,10 @@ describe('housekeeping', () => {
     expect(flows.sort()).toEqual(['flow-expired-30min-ago', 'flow-live']);
     const idTokens = (await app.sql<{ h: string }>('select hash as h from used_id_tokens')).map((r) => r.h);
     expect(idTokens).toEqual(['id-token-live']);
+    const tickets = (await app.sql<{ h: string }>('select ticket_hash as h from mfa_tickets')).map((r) => r.h);
+    expect(tickets).toEqual(['ticket-live']);
+    const challenges = (await app.sql<{ c: string }>('select challenge as c from webauthn_challenges')).map((r) => r.c);
+    expect(challenges).toEqual(['challenge-expired-30min-ago']);
     expect(removed).toEqual({
       otp_codes: 2,
       otp_failures: 1,
@@ -109,6 +131,8 @@ describe('housekeeping', () => {
       mail_outbox: 1,
       oauth_flows: 1,
       used_id_tokens: 1,
+      mfa_tickets: 1,
+      webauthn_challenges: 1,
     });
 
     // The user who signed up just now still works: nothing live was touched.

@@ -1,13 +1,16 @@
 // The permission matrix: every Query and Mutation field × every kind of caller, called over HTTP.
 // The expected rules below are written from docs/contract.md, independently of the code; the list of fields
 // comes from schema.graphql, so a new field without a rule (or without an example call) fails the suite.
+// Step-up (@requiresAssurance) has its own table, and its own server at the end of the file: its tests move the
+// clock, which the matrix's principals (signed in once, "now") must not see.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, getDirectiveValues, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { Secret, TOTP } from 'otpauth';
 import { buildTypeSchema } from '../src/server/schema';
-import { createUser } from './helpers/factories';
+import { createUser, signIn as signInUser } from './helpers/factories';
 import { login, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flows';
-import { startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 type Role = 'USER' | 'SUPPORT' | 'ADMIN';
 type Rule = 'PUBLIC' | 'self:read' | 'self:write' | 'users:read' | 'users:write' | 'roles:write';
@@ -48,6 +51,33 @@ const EXPECTED: Record<string, Rule> = {
   'Mutation.startSocialLink': 'self:write',
   'Mutation.completeSocialLink': 'self:write',
   'Mutation.unlinkIdentity': 'self:write',
+  // "Second factors": finishing a sign-in and passkey sign-in are public; managing one's own factors is self:write,
+  // proving oneself again inside a session self:read, and an admin's reset users:write.
+  'Mutation.verifyMfa': 'PUBLIC',
+  'Mutation.startPasskeySignIn': 'PUBLIC',
+  'Mutation.finishPasskeySignIn': 'PUBLIC',
+  'Mutation.enrollTotp': 'self:write',
+  'Mutation.confirmTotp': 'self:write',
+  'Mutation.startPasskeyRegistration': 'self:write',
+  'Mutation.finishPasskeyRegistration': 'self:write',
+  'Mutation.removeMfaFactor': 'self:write',
+  'Mutation.regenerateRecoveryCodes': 'self:write',
+  'Mutation.reauthenticate': 'self:read',
+  'Mutation.startPasskeyReauthentication': 'self:read',
+  'Mutation.resetUserMfa': 'users:write',
+};
+
+/**
+ * The fields that need a recent authentication, and at which level (docs/contract.md, "Second factors, assurance,
+ * step-up", and the API's "recent authentication" notes); none sets its own maxAge, so STEP_UP_MAX_AGE applies.
+ * Every other field carries no @requiresAssurance.
+ */
+const ASSURANCE: Record<string, 1 | 2> = {
+  'Mutation.enrollTotp': 1,
+  'Mutation.startPasskeyRegistration': 1,
+  'Mutation.removeMfaFactor': 2,
+  'Mutation.regenerateRecoveryCodes': 2,
+  'Mutation.resetUserMfa': 2,
 };
 
 type PrincipalName = 'anonymous' | Role | 'deactivated' | 'revoked';
@@ -57,8 +87,11 @@ const roleOf = (p: PrincipalName): Role | undefined => (ROLES.includes(p) ? (p a
 
 interface Example {
   query: string;
-  /** Variables for the call; `session` is the caller's fresh session when `ownSession` is set. */
-  vars?: (cell: { session?: Tokens }) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /**
+   * Variables for the call; `session` is the caller's fresh session when `ownSession` is set, `token` the access
+   * token the call is made with (undefined for anonymous callers).
+   */
+  vars?: (cell: { session?: Tokens; token?: string }) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The call ends or changes the caller's sessions: each cell gets a session of its own (see ownToken). */
   ownSession?: true;
   /**
@@ -158,6 +191,83 @@ const EXAMPLES: Record<string, Example> = {
     query: 'mutation($id: ID!) { unlockUser(userId: $id) { id } }',
     vars: () => ({ id: throwaway.id }),
   },
+  // Second factors. The callers let through have fresh sessions and no MFA, so step-up lets them through too; the
+  // factors made here stay unconfirmed (MFA stays off for every principal). Ids come from a call the caller's own
+  // token may make, else a random one (a refused caller never reaches the lookup).
+  'Mutation.enrollTotp': {
+    query: 'mutation { enrollTotp(name: "Matrix") { factorId otpauthUri secret qrCodeSvg } }',
+  },
+  'Mutation.confirmTotp': {
+    query: 'mutation($id: ID!, $code: String!) { confirmTotp(factorId: $id, code: $code) }',
+    vars: async ({ token }) => {
+      const enrollment = await enrollTotpAs(token);
+      return { id: enrollment?.factorId ?? NO_SUCH_ID, code: enrollment ? wrongTotp(enrollment.secret) : '000000' };
+    },
+    outcome: 'INVALID_OTP',
+  },
+  'Mutation.startPasskeyRegistration': {
+    query: 'mutation { startPasskeyRegistration { challengeId options expiresIn } }',
+  },
+  'Mutation.finishPasskeyRegistration': {
+    query:
+      'mutation($id: ID!, $response: JSON!) { finishPasskeyRegistration(challengeId: $id, response: $response, name: "Key") }',
+    vars: async ({ token }) => ({ id: (await registrationChallengeOf(token)) ?? NO_SUCH_ID, response: BOGUS_RESPONSE }),
+    outcome: 'BAD_USER_INPUT',
+  },
+  'Mutation.removeMfaFactor': {
+    // The caller's own unconfirmed TOTP enrolment: removed, so true.
+    query: 'mutation($id: ID!) { removeMfaFactor(id: $id) }',
+    vars: async ({ token }) => ({ id: (await enrollTotpAs(token))?.factorId ?? NO_SUCH_ID }),
+  },
+  'Mutation.regenerateRecoveryCodes': {
+    // Past the permission and step-up; refused by the service because the caller has no second factor.
+    query: 'mutation { regenerateRecoveryCodes }',
+    outcome: 'BAD_USER_INPUT',
+  },
+  'Mutation.resetUserMfa': {
+    // The throwaway user has no factor: the reset leaves it as it was.
+    query: 'mutation($id: ID!) { resetUserMfa(userId: $id) { id mfaEnabled } }',
+    vars: () => ({ id: throwaway.id }),
+  },
+  'Mutation.verifyMfa': {
+    // A real ticket (a sign-in of a user with TOTP on that answered MFA_REQUIRED) and a wrong recovery code.
+    query: 'mutation($ticket: String!, $rc: String) { verifyMfa(ticket: $ticket, recoveryCode: $rc) { accessToken } }',
+    vars: async () => ({ ticket: await mfaTicket(), rc: 'zzzzz-zzzzz' }),
+    outcome: 'INVALID_OTP',
+  },
+  'Mutation.startPasskeySignIn': {
+    query: 'mutation($email: String) { startPasskeySignIn(email: $email) { challengeId options expiresIn } }',
+    vars: () => ({ email: uniqueEmail('passkey') }),
+  },
+  'Mutation.finishPasskeySignIn': {
+    // A live sign-in ceremony answered with something no authenticator made.
+    query:
+      'mutation($id: ID!, $response: JSON!) { finishPasskeySignIn(challengeId: $id, response: $response) { accessToken } }',
+    vars: async () => ({ id: await signInChallenge(), response: BOGUS_RESPONSE }),
+    outcome: 'INVALID_CREDENTIALS',
+  },
+  'Mutation.reauthenticate': {
+    // Proving the password again: same session, a new access token.
+    query: 'mutation($pw: String!) { reauthenticate(password: $pw) { accessToken refreshToken } }',
+    vars: () => ({ pw: PASSWORD }),
+  },
+  'Mutation.startPasskeyReauthentication': {
+    // Past the permission; refused by the service because the caller has no passkey.
+    query: 'mutation { startPasskeyReauthentication { challengeId } }',
+    outcome: 'BAD_USER_INPUT',
+  },
+};
+
+/** An id nothing has. */
+const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
+
+/** The shape of a WebAuthn response (credential JSON) that no authenticator made. */
+const BOGUS_RESPONSE = {
+  id: 'AAAA',
+  rawId: 'AAAA',
+  type: 'public-key',
+  response: { clientDataJSON: 'e30', attestationObject: 'AA', authenticatorData: 'AA', signature: 'AA' },
+  clientExtensionResults: {},
 };
 
 // ---- the schema ------------------------------------------------------------------------------------
@@ -178,21 +288,24 @@ const FIELDS = rootFields(fileSchema).map(([key]) => key);
 function authDirectives(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>) {
   const names = (field.astNode?.directives ?? []).map((d) => d.name.value);
   // type-graphql gives a field an AST node only when it has directives.
-  const scopes = field.astNode
-    ? (getDirectiveValues(schema.getDirective('requiresScopes')!, field.astNode)?.scopes ?? null)
-    : null;
+  const valuesOf = (directive: string) =>
+    field.astNode ? (getDirectiveValues(schema.getDirective(directive)!, field.astNode) ?? null) : null;
   return {
     authenticated: names.filter((n) => n === 'authenticated').length,
     requiresScopes: names.filter((n) => n === 'requiresScopes').length,
-    scopes,
+    scopes: valuesOf('requiresScopes')?.scopes ?? null,
+    requiresAssurance: names.filter((n) => n === 'requiresAssurance').length,
+    assurance: valuesOf('requiresAssurance'),
   };
 }
 
-function expectedDirectives(rule: Rule | undefined) {
+function expectedDirectives(rule: Rule | undefined, level: 1 | 2 | undefined) {
   if (rule === undefined) return 'no rule in EXPECTED';
+  const stepUp =
+    level === undefined ? { requiresAssurance: 0, assurance: null } : { requiresAssurance: 1, assurance: { level } };
   return rule === 'PUBLIC'
-    ? { authenticated: 0, requiresScopes: 0, scopes: null }
-    : { authenticated: 1, requiresScopes: 1, scopes: [[rule]] };
+    ? { authenticated: 0, requiresScopes: 0, scopes: null, ...stepUp }
+    : { authenticated: 1, requiresScopes: 1, scopes: [[rule]], ...stepUp };
 }
 
 describe('the expectation tables', () => {
@@ -202,12 +315,18 @@ describe('the expectation tables', () => {
       fieldsWithoutExample: FIELDS.filter((k) => !(k in EXAMPLES)),
       rulesForUnknownFields: Object.keys(EXPECTED).filter((k) => !FIELDS.includes(k)),
       examplesForUnknownFields: Object.keys(EXAMPLES).filter((k) => !FIELDS.includes(k)),
+      stepUpForUnknownFields: Object.keys(ASSURANCE).filter((k) => !FIELDS.includes(k)),
     }).toEqual({
       fieldsWithoutRule: [],
       fieldsWithoutExample: [],
       rulesForUnknownFields: [],
       examplesForUnknownFields: [],
+      stepUpForUnknownFields: [],
     });
+  });
+
+  it('ask step-up only of fields that need a signed-in caller', () => {
+    expect(Object.keys(ASSURANCE).filter((k) => EXPECTED[k] === 'PUBLIC')).toEqual([]);
   });
 });
 
@@ -222,7 +341,7 @@ describe.each([
     const schema = await load();
     const field = rootFields(schema).find(([k]) => k === key)?.[1];
     expect(field).toBeDefined();
-    expect(authDirectives(schema, field!)).toEqual(expectedDirectives(EXPECTED[key]));
+    expect(authDirectives(schema, field!)).toEqual(expectedDirectives(EXPECTED[key], ASSURANCE[key]));
   });
 });
 
@@ -284,6 +403,71 @@ async function ownToken(principal: PrincipalName): Promise<Tokens | undefined> {
   return session;
 }
 
+/** A TOTP enrolment of the caller, or undefined when the token may not make one (anonymous, dead sessions). */
+async function enrollTotpAs(token: string | undefined): Promise<{ factorId: string; secret: string } | undefined> {
+  if (token === undefined) return undefined;
+  const res = await app.gql('mutation { enrollTotp(name: "Example") { factorId secret } }', {}, { token });
+  return (res.data?.enrollTotp as { factorId: string; secret: string } | null | undefined) ?? undefined;
+}
+
+/** The RFC 6238 code of `secret` at the app's time, `offset` steps away (SHA-1, 6 digits, 30 s). */
+function totpAt(secret: string, offset = 0): string {
+  return new TOTP({ secret: Secret.fromBase32(secret) }).generate({
+    timestamp: app.clock.now().getTime() + offset * 30_000,
+  });
+}
+
+/** A six-digit code the TOTP window (±1 step) of `secret` does not hold. */
+function wrongTotp(secret: string): string {
+  const valid = [-1, 0, 1].map((offset) => totpAt(secret, offset));
+  return ['000000', '111111', '222222', '333333'].find((c) => !valid.includes(c))!;
+}
+
+/** A REGISTER ceremony of the caller, or undefined when the token may not begin one. */
+async function registrationChallengeOf(token: string | undefined): Promise<string | undefined> {
+  if (token === undefined) return undefined;
+  const res = await app.gql('mutation { startPasskeyRegistration { challengeId } }', {}, { token });
+  return (res.data?.startPasskeyRegistration as { challengeId: string } | null | undefined)?.challengeId;
+}
+
+/** A live passkey sign-in ceremony. */
+async function signInChallenge(): Promise<string> {
+  const res = await app.gql('mutation { startPasskeySignIn { challengeId } }');
+  const id = (res.data?.startPasskeySignIn as { challengeId: string } | null | undefined)?.challengeId;
+  if (id === undefined) throw new Error(`startPasskeySignIn failed: ${JSON.stringify(res.errors)}`);
+  return id;
+}
+
+/** Users with TOTP on, each signing in at most 4 times (its wrong second factors stay far below 10 an hour). */
+const mfaPool: Account[] = [];
+
+/** The mfaTicket of a password sign-in that answered MFA_REQUIRED. */
+async function mfaTicket(): Promise<string> {
+  let account = mfaPool.find((a) => a.logins < 4);
+  if (!account) {
+    account = await newAccount('USER');
+    account.logins += 1;
+    const { accessToken: token } = await signIn(account);
+    const enrollment = (await enrollTotpAs(token))!;
+    const codes = await app.gql(
+      'mutation($id: ID!, $code: String!) { confirmTotp(factorId: $id, code: $code) }',
+      { id: enrollment.factorId, code: totpAt(enrollment.secret) },
+      { token },
+    );
+    if ((codes.data?.confirmTotp as string[] | undefined)?.length !== 10) {
+      throw new Error(`confirmTotp failed: ${JSON.stringify(codes)}`);
+    }
+    mfaPool.push(account);
+  }
+  account.logins += 1;
+  const res = await login(app, account.email);
+  const ticket = res.errors?.[0]?.extensions?.mfaTicket as unknown;
+  if (codeOf(res) !== 'MFA_REQUIRED' || typeof ticket !== 'string') {
+    throw new Error(`login with MFA on did not answer MFA_REQUIRED: ${JSON.stringify(res)}`);
+  }
+  return ticket;
+}
+
 function sessionIdOf(accessToken: string): string {
   const claims = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string };
   return claims.sid;
@@ -333,7 +517,7 @@ async function runCell(key: string, principal: PrincipalName, outcome: Outcome):
   const field = key.split('.')[1]!;
   const session = example.ownSession ? await ownToken(principal) : undefined;
   const token = example.ownSession ? session?.accessToken : principals[principal].token;
-  const variables = example.vars ? await example.vars({ session }) : {};
+  const variables = example.vars ? await example.vars({ session, token }) : {};
   const res = await app.gql(example.query, variables, token === undefined ? {} : { token });
   const value = (res.data as Record<string, unknown> | null | undefined)?.[field] ?? null;
   const report = JSON.stringify(res);
@@ -399,5 +583,161 @@ describe('cells that end a session', () => {
       { token: principals.ADMIN.token },
     );
     expect(user.data?.user).toEqual({ active: true, roles: ['USER'] });
+  });
+});
+
+// ---- step-up over HTTP ----------------------------------------------------------------------------
+
+describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose clock these tests move', () => {
+  let stepUp: TestApp;
+
+  beforeAll(async () => {
+    stepUp = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await stepUp?.stop();
+  });
+
+  /** A new user with `role`, signed in now (password: level 1, no MFA). */
+  async function session(role: Role = 'USER'): Promise<Tokens> {
+    return signInUser(stepUp, await createUser(stepUp, { roles: [role] }));
+  }
+
+  const call = (query: string, token: string, variables: Record<string, unknown> = {}) =>
+    stepUp.gql(query, variables, { token });
+  const ENROLL = 'mutation { enrollTotp(name: "Phone") { factorId secret } }';
+  const REGENERATE = 'mutation { regenerateRecoveryCodes }';
+  const RESET = 'mutation($id: ID!) { resetUserMfa(userId: $id) { id mfaEnabled } }';
+  const STEP_UP_1 = { code: 'STEP_UP_REQUIRED', maxAge: 300, level: 1 };
+  const STEP_UP_2 = { code: 'STEP_UP_REQUIRED', maxAge: 300, level: 2 };
+
+  function refusal(res: GraphQLResponse, field: string) {
+    return { extensions: res.errors?.[0]?.extensions, value: res.data?.[field] ?? null };
+  }
+
+  function totp(secret: string): string {
+    return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: stepUp.clock.now().getTime() });
+  }
+
+  it('a sign-in 290 s ago is still recent: enrollTotp answers', async () => {
+    const { accessToken } = await session();
+    stepUp.clock.advance(290);
+    const res = await call(ENROLL, accessToken);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.enrollTotp).toMatchObject({ factorId: expect.any(String), secret: expect.any(String) });
+  });
+
+  it('a sign-in more than 300 s ago gets STEP_UP_REQUIRED { maxAge: 300, level: 1 } from enrollTotp', async () => {
+    const { accessToken } = await session();
+    stepUp.clock.advance(301);
+    expect(refusal(await call(ENROLL, accessToken), 'enrollTotp')).toEqual({
+      extensions: expect.objectContaining(STEP_UP_1),
+      value: null,
+    });
+    expect(
+      refusal(
+        await call('mutation { startPasskeyRegistration { challengeId } }', accessToken),
+        'startPasskeyRegistration',
+      ),
+    ).toEqual({
+      extensions: expect.objectContaining(STEP_UP_1),
+      value: null,
+    });
+    // The session itself is still good for everything that does not ask for a recent authentication.
+    const me = await call('{ me { id } }', accessToken);
+    expect(me.errors).toBeUndefined();
+  });
+
+  it('reauthenticate with the password makes an old session recent again (same session, a new access token)', async () => {
+    const { accessToken } = await session();
+    stepUp.clock.advance(301);
+    expect(errorCode(await call(ENROLL, accessToken))).toBe('STEP_UP_REQUIRED');
+
+    const again = await call(
+      'mutation($pw: String!) { reauthenticate(password: $pw) { accessToken refreshToken } }',
+      accessToken,
+      { pw: PASSWORD },
+    );
+    const fresh = again.data?.reauthenticate as { accessToken: string; refreshToken: string | null };
+    expect(fresh.refreshToken).toBeNull();
+    expect(sessionIdOf(fresh.accessToken)).toBe(sessionIdOf(accessToken));
+    const res = await call(ENROLL, fresh.accessToken);
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.enrollTotp).not.toBeNull();
+  });
+
+  it('a user without MFA and a recent sign-in passes the level-2 fields (regenerateRecoveryCodes is then refused because MFA is off)', async () => {
+    const { accessToken } = await session();
+    const res = await call(REGENERATE, accessToken);
+    expect(refusal(res, 'regenerateRecoveryCodes')).toEqual({
+      extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }),
+      value: null,
+    });
+    const enrollment = (await call(ENROLL, accessToken)).data?.enrollTotp as { factorId: string };
+    const removed = await call('mutation($id: ID!) { removeMfaFactor(id: $id) }', accessToken, {
+      id: enrollment.factorId,
+    });
+    expect(removed.body).toEqual({ data: { removeMfaFactor: true } });
+  });
+
+  it('a level-2 field on a sign-in more than 300 s ago gets STEP_UP_REQUIRED { maxAge: 300, level: 2 }', async () => {
+    const { accessToken } = await session();
+    stepUp.clock.advance(301);
+    expect(refusal(await call(REGENERATE, accessToken), 'regenerateRecoveryCodes')).toEqual({
+      extensions: expect.objectContaining(STEP_UP_2),
+      value: null,
+    });
+  });
+
+  it('once MFA is on, a recent password-only session passes level 1 but not level 2, until a TOTP reauthenticate', async () => {
+    const { accessToken } = await session();
+    const enrollment = (await call(ENROLL, accessToken)).data?.enrollTotp as { factorId: string; secret: string };
+    const confirmed = await call(
+      'mutation($id: ID!, $code: String!) { confirmTotp(factorId: $id, code: $code) }',
+      accessToken,
+      {
+        id: enrollment.factorId,
+        code: totp(enrollment.secret),
+      },
+    );
+    expect(confirmed.data?.confirmTotp).toHaveLength(10); // MFA is on; this session (aal1) stays
+
+    expect(refusal(await call(REGENERATE, accessToken), 'regenerateRecoveryCodes')).toEqual({
+      extensions: expect.objectContaining(STEP_UP_2),
+      value: null,
+    });
+    expect((await call(ENROLL, accessToken)).errors).toBeUndefined();
+
+    stepUp.clock.advance(30); // the next time step: the confirming code is spent
+    const again = await call('mutation($code: String!) { reauthenticate(code: $code) { accessToken } }', accessToken, {
+      code: totp(enrollment.secret),
+    });
+    const token = (again.data?.reauthenticate as { accessToken: string } | null)?.accessToken;
+    expect({ errors: again.errors, token: typeof token }).toEqual({ errors: undefined, token: 'string' });
+    const codes = await call(REGENERATE, token!);
+    expect(codes.errors).toBeUndefined();
+    expect(codes.data?.regenerateRecoveryCodes).toHaveLength(10);
+  });
+
+  it('FORBIDDEN comes before STEP_UP_REQUIRED: resetUserMfa by a USER with an old session is FORBIDDEN', async () => {
+    const target = await createUser(stepUp);
+    const user = await session('USER');
+    const admin = await session('ADMIN');
+    stepUp.clock.advance(301);
+
+    expect(refusal(await call(RESET, user.accessToken, { id: target.id }), 'resetUserMfa')).toEqual({
+      extensions: expect.objectContaining({ code: 'FORBIDDEN', requiredScopes: [['users:write']] }),
+      value: null,
+    });
+    expect(errorCode(await stepUp.gql(RESET, { id: target.id }))).toBe('UNAUTHENTICATED');
+    // The ADMIN holds the scope: the old session is what stops it.
+    expect(refusal(await call(RESET, admin.accessToken, { id: target.id }), 'resetUserMfa')).toEqual({
+      extensions: expect.objectContaining(STEP_UP_2),
+      value: null,
+    });
+    const recent = await session('ADMIN');
+    const res = await call(RESET, recent.accessToken, { id: target.id });
+    expect(res.body).toEqual({ data: { resetUserMfa: { id: target.id, mfaEnabled: false } } });
   });
 });

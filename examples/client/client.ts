@@ -82,7 +82,7 @@ export interface PortcullisClientOptions {
 export interface PasskeySignInOptions {
   /** Narrows the sign-in to this account's passkeys; omit for discoverable credentials (the browser offers them). */
   email?: string;
-  authenticate(options: unknown): Promise<unknown>;
+  authenticate: (options: unknown) => Promise<unknown>;
 }
 
 export interface StartSocialSignInOptions {

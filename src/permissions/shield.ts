@@ -73,7 +73,7 @@ export function hasAssurance(need: AssuranceRequirement, policy: AssurancePolicy
   if (!found) {
     found = rule(name, { cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
       const { claims, user } = await ctx.auth();
-      const recent = policy.nowMs() / 1000 - claims.authTime <= maxAge;
+      const recent = Math.floor(policy.nowMs() / 1000) - claims.authTime <= maxAge; // auth_time is in whole seconds
       const levelMet = need.level < 2 || claims.acr === 'aal2' || !(await policy.mfaEnabled(ctx, user.id));
       return recent && levelMet ? true : new StepUpRequiredError(maxAge, need.level);
     });
