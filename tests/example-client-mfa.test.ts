@@ -151,12 +151,12 @@ describe('MFA_REQUIRED', () => {
   it('after a wrong code, onMfaRequired is asked again and the right code signs in', async () => {
     const user = await userWithTotp();
     const answers = [wrongTotpCode(user.secret), totpCode(user.secret)];
-    const onMfaRequired = jest.fn(async () => ({ code: answers.shift()! }));
+    const onMfaRequired = jest.fn(async (_request: MfaRequest) => ({ code: answers.shift()! }));
     const { client, sent } = recordingClient({ onMfaRequired });
 
     await client.login({ email: user.email, password: user.password });
 
-    expect(onMfaRequired.mock.calls.map(([request]: [MfaRequest]) => request.attempt)).toEqual([1, 2]);
+    expect(onMfaRequired.mock.calls.map(([request]) => request.attempt)).toEqual([1, 2]);
     const verifies = sent.filter((s) => s.operation === 'VerifyMfa');
     expect(verifies).toHaveLength(2);
     expect(verifies[1]!.variables.ticket).toBe(verifies[0]!.variables.ticket); // the same ticket, tried again

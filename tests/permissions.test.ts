@@ -601,7 +601,12 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
 
   /** A new user with `role`, signed in now (password: level 1, no MFA). */
   async function session(role: Role = 'USER'): Promise<Tokens> {
-    return signInUser(stepUp, await createUser(stepUp, { roles: [role] }));
+    const t0 = Date.now();
+    const u = await createUser(stepUp, { roles: [role] });
+    const t1 = Date.now();
+    const s = await signInUser(stepUp, u);
+    console.log('createUser', t1 - t0, 'signIn', Date.now() - t1);
+    return s;
   }
 
   const call = (query: string, token: string, variables: Record<string, unknown> = {}) =>

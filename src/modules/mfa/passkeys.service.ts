@@ -219,7 +219,9 @@ export class PasskeyService {
       purpose,
       usedAt: null,
       expiresAt: { $gt: now },
-      ...(by.id !== undefined ? { id: by.id } : { user: by.userId, challenge: by.challenge }),
+      ...(by.id !== undefined ? { id: by.id } : { challenge: by.challenge }),
+      // A ceremony begun for one account is answered only for that account.
+      ...(by.userId !== undefined ? { user: by.userId } : {}),
     };
     const found = await em.findOne(WebAuthnChallenge, where);
     if (found === null) return null;
