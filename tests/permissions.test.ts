@@ -1,13 +1,18 @@
 // The permission matrix: every Query and Mutation field × every kind of caller, called over HTTP.
 // The expected rules below are written from docs/contract.md, independently of the code; the list of fields
 // comes from schema.graphql, so a new field without a rule (or without an example call) fails the suite.
-// Step-up (@requiresAssurance) has its own table, and its own server at the end of the file: its tests move the
-// clock, which the matrix's principals (signed in once, "now") must not see.
+// Step-up (@requiresAssurance) has its own table, and tests of its own at the end of the file.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, getDirectiveValues, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { Secret, TOTP } from 'otpauth';
+import { silentLogger } from '../src/common/logger';
+import { loadConfig } from '../src/config/config';
+import { createServer } from '../src/server/create-server';
 import { buildTypeSchema } from '../src/server/schema';
+import { graphqlClient } from './helpers/client';
+import { FakeClock } from './helpers/fake-clock';
+import { serverEnv } from './helpers/server-env';
 import { createUser, signIn as signInUser } from './helpers/factories';
 import { login, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
@@ -588,29 +593,26 @@ describe('cells that end a session', () => {
 
 // ---- step-up over HTTP ----------------------------------------------------------------------------
 
-describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose clock these tests move', () => {
-  let stepUp: TestApp;
-
-  beforeAll(async () => {
-    stepUp = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await stepUp?.stop();
+describe('step-up (@requiresAssurance) over HTTP', () => {
+  // These tests move the app's clock past STEP_UP_MAX_AGE; each moves it back when it ends, so the matrix's
+  // principals (signed in once, at the start) still have fresh sessions whatever runs before or after.
+  let moved = 0;
+  function advance(seconds: number): void {
+    app.clock.advance(seconds);
+    moved += seconds;
+  }
+  afterEach(() => {
+    app.clock.advance(-moved);
+    moved = 0;
   });
 
   /** A new user with `role`, signed in now (password: level 1, no MFA). */
   async function session(role: Role = 'USER'): Promise<Tokens> {
-    const t0 = Date.now();
-    const u = await createUser(stepUp, { roles: [role] });
-    const t1 = Date.now();
-    const s = await signInUser(stepUp, u);
-    console.log('createUser', t1 - t0, 'signIn', Date.now() - t1);
-    return s;
+    return signInUser(app, await createUser(app, { roles: [role] }));
   }
 
   const call = (query: string, token: string, variables: Record<string, unknown> = {}) =>
-    stepUp.gql(query, variables, { token });
+    app.gql(query, variables, { token });
   const ENROLL = 'mutation { enrollTotp(name: "Phone") { factorId secret } }';
   const REGENERATE = 'mutation { regenerateRecoveryCodes }';
   const RESET = 'mutation($id: ID!) { resetUserMfa(userId: $id) { id mfaEnabled } }';
@@ -622,12 +624,12 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
   }
 
   function totp(secret: string): string {
-    return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: stepUp.clock.now().getTime() });
+    return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: app.clock.now().getTime() });
   }
 
   it('a sign-in 290 s ago is still recent: enrollTotp answers', async () => {
     const { accessToken } = await session();
-    stepUp.clock.advance(290);
+    advance(290);
     const res = await call(ENROLL, accessToken);
     expect(res.errors).toBeUndefined();
     expect(res.data?.enrollTotp).toMatchObject({ factorId: expect.any(String), secret: expect.any(String) });
@@ -635,7 +637,7 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
 
   it('a sign-in more than 300 s ago gets STEP_UP_REQUIRED { maxAge: 300, level: 1 } from enrollTotp', async () => {
     const { accessToken } = await session();
-    stepUp.clock.advance(301);
+    advance(301);
     expect(refusal(await call(ENROLL, accessToken), 'enrollTotp')).toEqual({
       extensions: expect.objectContaining(STEP_UP_1),
       value: null,
@@ -656,7 +658,7 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
 
   it('reauthenticate with the password makes an old session recent again (same session, a new access token)', async () => {
     const { accessToken } = await session();
-    stepUp.clock.advance(301);
+    advance(301);
     expect(errorCode(await call(ENROLL, accessToken))).toBe('STEP_UP_REQUIRED');
 
     const again = await call(
@@ -688,7 +690,7 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
 
   it('a level-2 field on a sign-in more than 300 s ago gets STEP_UP_REQUIRED { maxAge: 300, level: 2 }', async () => {
     const { accessToken } = await session();
-    stepUp.clock.advance(301);
+    advance(301);
     expect(refusal(await call(REGENERATE, accessToken), 'regenerateRecoveryCodes')).toEqual({
       extensions: expect.objectContaining(STEP_UP_2),
       value: null,
@@ -714,7 +716,7 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
     });
     expect((await call(ENROLL, accessToken)).errors).toBeUndefined();
 
-    stepUp.clock.advance(30); // the next time step: the confirming code is spent
+    advance(30); // the next time step: the confirming code is spent
     const again = await call('mutation($code: String!) { reauthenticate(code: $code) { accessToken } }', accessToken, {
       code: totp(enrollment.secret),
     });
@@ -726,16 +728,16 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
   });
 
   it('FORBIDDEN comes before STEP_UP_REQUIRED: resetUserMfa by a USER with an old session is FORBIDDEN', async () => {
-    const target = await createUser(stepUp);
+    const target = await createUser(app);
     const user = await session('USER');
     const admin = await session('ADMIN');
-    stepUp.clock.advance(301);
+    advance(301);
 
     expect(refusal(await call(RESET, user.accessToken, { id: target.id }), 'resetUserMfa')).toEqual({
       extensions: expect.objectContaining({ code: 'FORBIDDEN', requiredScopes: [['users:write']] }),
       value: null,
     });
-    expect(errorCode(await stepUp.gql(RESET, { id: target.id }))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await app.gql(RESET, { id: target.id }))).toBe('UNAUTHENTICATED');
     // The ADMIN holds the scope: the old session is what stops it.
     expect(refusal(await call(RESET, admin.accessToken, { id: target.id }), 'resetUserMfa')).toEqual({
       extensions: expect.objectContaining(STEP_UP_2),
@@ -744,5 +746,26 @@ describe('step-up (@requiresAssurance) over HTTP, on a server of its own whose c
     const recent = await session('ADMIN');
     const res = await call(RESET, recent.accessToken, { id: target.id });
     expect(res.body).toEqual({ data: { resetUserMfa: { id: target.id, mfaEnabled: false } } });
+  });
+
+  it('each server judges recency by its own clock: a second server in the process (another instance on the same database, or the next file of a test group) is not ruled by the first', async () => {
+    const clock = new FakeClock(app.clock.now());
+    const config = loadConfig(serverEnv(app.db, { NODE_ENV: 'test', SMTP_URL: app.smtp.url }));
+    const other = await createServer(config, { clock, logger: silentLogger });
+    try {
+      const port = await other.listen(0, '127.0.0.1');
+      const second = graphqlClient(`http://127.0.0.1:${port}/graphql`);
+      const { accessToken } = await session();
+      expect((await second.gql(ENROLL, {}, { token: accessToken })).errors).toBeUndefined();
+
+      clock.advance(301); // only the second server's time moves
+      expect(refusal(await second.gql(ENROLL, {}, { token: accessToken }), 'enrollTotp')).toEqual({
+        extensions: expect.objectContaining(STEP_UP_1),
+        value: null,
+      });
+      expect((await call(ENROLL, accessToken)).errors).toBeUndefined();
+    } finally {
+      await other.stop();
+    }
   });
 });

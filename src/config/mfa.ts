@@ -1,5 +1,6 @@
 // Second factors and step-up (docs/contract.md, "Second factors, assurance, step-up"): the WebAuthn relying
 // party and how recent an authentication must be for the operations marked @requiresAssurance.
+import { isIP } from 'node:net';
 import { ConfigError } from './config-helpers';
 
 export interface MfaConfig {
@@ -16,6 +17,7 @@ export interface MfaConfig {
 type Env = Record<string, string | undefined>;
 
 const ORIGIN = /^https?:\/\/[^/\s]+$/;
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export function loadMfa(
   env: Env,
@@ -25,8 +27,11 @@ export function loadMfa(
   stepUpMaxAge: number,
 ): MfaConfig {
   const publicOrigin = new URL(publicUrl).origin;
-  const rpId = env.WEBAUTHN_RP_ID?.trim() || new URL(publicUrl).hostname;
-  if (!/^[a-z0-9.-]+$/i.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', `must be a host name, got "${rpId}"`);
+  const explicitRp = env.WEBAUTHN_RP_ID?.trim().toLowerCase();
+  if (explicitRp !== undefined && explicitRp !== '' && (!HOST_NAME.test(explicitRp) || isIP(explicitRp) !== 0)) {
+    throw new ConfigError('WEBAUTHN_RP_ID', `must be a domain name such as example.com, got "${explicitRp}"`);
+  }
+  const rpId = explicitRp || new URL(publicUrl).hostname.toLowerCase();
   const onRp = (origin: string): boolean => {
     const host = new URL(origin).hostname;
     return host === rpId || host.endsWith(`.${rpId}`);
@@ -34,14 +39,18 @@ export function loadMfa(
   const listed = env.WEBAUTHN_ORIGINS?.trim();
   let origins: string[];
   if (listed) {
-    origins = listed
+    const raw = listed
       .split(',')
       .map((o) => o.trim())
       .filter((o) => o !== '');
-    for (const o of origins) {
-      if (!ORIGIN.test(o)) {
+    for (const o of raw) {
+      if (!ORIGIN.test(o) || !URL.canParse(o)) {
         throw new ConfigError('WEBAUTHN_ORIGINS', `"${o}" is not an origin like https://app.example.com`);
       }
+    }
+    // As browsers send an origin: lower-case host, no default port.
+    origins = raw.map((o) => new URL(o).origin);
+    for (const o of origins) {
       if (!onRp(o))
         throw new ConfigError('WEBAUTHN_ORIGINS', `"${o}" is not on the relying party "${rpId}" (WEBAUTHN_RP_ID)`);
     }

@@ -60,7 +60,8 @@ export function hasScopes(sets: string[][]) {
   return found;
 }
 
-const assuranceRules = new Map<string, ReturnType<ReturnType<typeof rule>>>();
+// Per policy: each server (its own clock and settings) gets its own rules, even several servers in one process.
+const assuranceRules = new WeakMap<AssurancePolicy, Map<string, ReturnType<ReturnType<typeof rule>>>>();
 
 /**
  * A recent authentication: the token's auth_time within maxAge, and at level 2 also acr aal2 when the user has MFA
@@ -69,7 +70,9 @@ const assuranceRules = new Map<string, ReturnType<ReturnType<typeof rule>>>();
 export function hasAssurance(need: AssuranceRequirement, policy: AssurancePolicy) {
   const maxAge = need.maxAge ?? policy.maxAge;
   const name = `hasAssurance:${need.level}:${maxAge}`;
-  let found = assuranceRules.get(name);
+  let rules = assuranceRules.get(policy);
+  if (rules === undefined) assuranceRules.set(policy, (rules = new Map<string, ReturnType<ReturnType<typeof rule>>>()));
+  let found = rules.get(name);
   if (!found) {
     found = rule(name, { cache: 'contextual' })(async (_parent, _args, ctx: GraphQLContext) => {
       const { claims, user } = await ctx.auth();
@@ -77,7 +80,7 @@ export function hasAssurance(need: AssuranceRequirement, policy: AssurancePolicy
       const levelMet = need.level < 2 || claims.acr === 'aal2' || !(await policy.mfaEnabled(ctx, user.id));
       return recent && levelMet ? true : new StepUpRequiredError(maxAge, need.level);
     });
-    assuranceRules.set(name, found);
+    rules.set(name, found);
   }
   return found;
 }

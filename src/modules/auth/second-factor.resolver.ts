@@ -1,7 +1,6 @@
 // Second factors and passkeys in sign-in: verifyMfa, passkey sign-in, and reauthenticate (step-up). Each one call
 // into SecondFactorService; tokens reach the client through deliver() like every other sign-in.
-import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Args, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../common/request-context';
 import { RequiresScopes } from '../../common/requires-scopes';
 import { Scope } from '../../common/roles';
@@ -10,6 +9,7 @@ import { toChallengeView, WebAuthnChallengeView } from '../mfa/mfa.types';
 import { AuthPayload } from './auth.types';
 import { deliver } from './deliver-tokens';
 import { SecondFactorService } from './second-factor.service';
+import { FinishPasskeySignInArgs, ReauthenticateArgs, VerifyMfaArgs } from './second-factor.types';
 
 @Resolver()
 export class SecondFactorResolver {
@@ -21,10 +21,7 @@ export class SecondFactorResolver {
       "or `passkey` (an AuthenticationResponseJSON for the challenge in the error's `passkeyChallenge`).",
   })
   async verifyMfa(
-    @Arg('ticket', () => String) ticket: string,
-    @Arg('code', () => String, { nullable: true }) code: string | null,
-    @Arg('recoveryCode', () => String, { nullable: true }) recoveryCode: string | null,
-    @Arg('passkey', () => GraphQLJSON, { nullable: true }) passkey: unknown,
+    @Args(() => VerifyMfaArgs) { ticket, code, recoveryCode, passkey }: VerifyMfaArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthPayload> {
     const payload = await this.secondFactor.verifyMfa(ctx.em, ticket, { code, recoveryCode, passkey }, ctx.client);
@@ -44,8 +41,7 @@ export class SecondFactorResolver {
 
   @Mutation(() => AuthPayload, { description: "Public. Finishes it with the browser's AuthenticationResponseJSON." })
   async finishPasskeySignIn(
-    @Arg('challengeId', () => ID) challengeId: string,
-    @Arg('response', () => GraphQLJSON) response: unknown,
+    @Args(() => FinishPasskeySignInArgs) { challengeId, response }: FinishPasskeySignInArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthPayload> {
     const id = checkUuid(challengeId, 'challengeId');
@@ -60,14 +56,10 @@ export class SecondFactorResolver {
   })
   @RequiresScopes(Scope.SELF_READ)
   async reauthenticate(
-    @Arg('password', () => String, { nullable: true }) password: string | null,
-    @Arg('code', () => String, { nullable: true }) code: string | null,
-    @Arg('recoveryCode', () => String, { nullable: true }) recoveryCode: string | null,
-    @Arg('passkey', () => GraphQLJSON, { nullable: true }) passkey: unknown,
+    @Args(() => ReauthenticateArgs) args: ReauthenticateArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthPayload> {
     const principal = await ctx.auth();
-    const args = { password, code, recoveryCode, passkey };
     return this.secondFactor.reauthenticate(ctx.em, principal, args, ctx.client);
   }
 

@@ -1,7 +1,6 @@
 // Enrolling and managing second factors: TOTP, passkeys, recovery codes, and an admin's reset. Each one call into
 // MfaService; the step-up requirements are declared here (@requiresAssurance) and enforced by the shield.
-import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
-import { GraphQLJSON } from 'graphql-scalars';
+import { Arg, Args, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { BadUserInputError } from '../../common/errors';
 import type { GraphQLContext } from '../../common/request-context';
 import { RequiresAssurance, RequiresScopes } from '../../common/requires-scopes';
@@ -9,7 +8,13 @@ import { Scope } from '../../common/roles';
 import { CONTROL, checkUuid } from '../../common/validation';
 import { toUserView, UserView } from '../users/user.types';
 import { MfaService } from './mfa.service';
-import { toChallengeView, TotpEnrollmentView, WebAuthnChallengeView } from './mfa.types';
+import {
+  ConfirmTotpArgs,
+  FinishPasskeyRegistrationArgs,
+  toChallengeView,
+  TotpEnrollmentView,
+  WebAuthnChallengeView,
+} from './mfa.types';
 import { PasskeyService } from './passkeys.service';
 import { User } from '../users/user.entity';
 
@@ -51,8 +56,7 @@ export class MfaResolver {
   })
   @RequiresScopes(Scope.SELF_WRITE)
   async confirmTotp(
-    @Arg('factorId', () => ID) factorId: string,
-    @Arg('code', () => String) code: string,
+    @Args(() => ConfirmTotpArgs) { factorId, code }: ConfirmTotpArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<string[]> {
     const { user, sessionId } = await ctx.auth();
@@ -77,14 +81,12 @@ export class MfaResolver {
   })
   @RequiresScopes(Scope.SELF_WRITE)
   async finishPasskeyRegistration(
-    @Arg('challengeId', () => ID) challengeId: string,
-    @Arg('response', () => GraphQLJSON) response: unknown,
-    @Arg('name', () => String, { nullable: true }) name: string | null,
+    @Args(() => FinishPasskeyRegistrationArgs) { challengeId, response, name }: FinishPasskeyRegistrationArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<string[]> {
     const { user, sessionId } = await ctx.auth();
     const id = checkUuid(challengeId, 'challengeId');
-    return this.mfa.addPasskey(ctx.em, user.id, sessionId, id, response, factorName(name), ctx.client);
+    return this.mfa.addPasskey(ctx.em, user.id, sessionId, id, response, factorName(name ?? null), ctx.client);
   }
 
   @Mutation(() => Boolean, {

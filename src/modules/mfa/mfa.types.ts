@@ -1,6 +1,6 @@
 // The GraphQL views of second factors and WebAuthn ceremonies. No secret has a field here except the TOTP secret
 // in the one answer that shows it (enrollTotp).
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { ArgsType, Field, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { MfaFactorType } from './mfa-factor-type';
 import type { MfaFactor } from './mfa-factor.entity';
@@ -64,4 +64,25 @@ export class WebAuthnChallengeView {
 
 export function toChallengeView(c: Ceremony): WebAuthnChallengeView {
   return { challengeId: c.challengeId, options: c.options, expiresIn: c.expiresIn };
+}
+
+@ArgsType()
+export class ConfirmTotpArgs {
+  @Field(() => ID)
+  factorId!: string;
+
+  @Field(() => String)
+  code!: string;
+}
+
+@ArgsType()
+export class FinishPasskeyRegistrationArgs {
+  @Field(() => ID)
+  challengeId!: string;
+
+  @Field(() => GraphQLJSON)
+  response!: unknown;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
 }
