@@ -5,7 +5,7 @@ import { encrypt } from '../src/common/crypto';
 import { Sealer } from '../src/common/sealing';
 import { loadConfig } from '../src/config/config';
 import { ConfigError } from '../src/config/config-helpers';
-import { register, uniqueEmail } from './helpers/flows';
+import { register, signUp, uniqueEmail } from './helpers/flows';
 import { runDist } from './helpers/run-dist';
 import { serverEnv } from './helpers/server-env';
 import { queryDatabase } from './helpers/test-database';
@@ -131,6 +131,44 @@ describe('npm run keys:reencrypt', () => {
         serverEnv(app.db, { DATA_ENCRYPTION_KEYS: spec('new', newKey) }),
       );
       expect(again.stdout).toMatch(/^mail_outbox\.payload: 0 re-sealed under new$/m);
+    } finally {
+      await app.db.drop();
+    }
+  });
+
+  it('moves TOTP secrets to the new key too, where they open to the secret the user enrolled', async () => {
+    const oldKey = key();
+    const newKey = key();
+    const app = await startTestApp({ env: { DATA_ENCRYPTION_KEYS: spec('old', oldKey) } });
+    try {
+      const user = await signUp(app);
+      const enrolled = await app.gql<{ enrollTotp: { factorId: string; secret: string } }>(
+        'mutation { enrollTotp { factorId secret } }',
+        {},
+        { token: user.accessToken },
+      );
+      const { factorId, secret } = enrolled.data!.enrollTotp;
+      await app.server.stop();
+      const sealedOf = async () =>
+        (
+          await queryDatabase<{ secret: string }>(app.db.url, 'select secret from mfa_factors where id = $1', [
+            factorId,
+          ])
+        )[0]!.secret;
+      expect((await sealedOf()).startsWith('old:')).toBe(true);
+
+      const run = await runDist(
+        'scripts/keys-reencrypt',
+        [],
+        serverEnv(app.db, { DATA_ENCRYPTION_KEYS: `${spec('new', newKey)},${spec('old', oldKey)}` }),
+      );
+
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^mfa_factors\.secret: 1 re-sealed under new$/m);
+      const after = await sealedOf();
+      expect(after.startsWith('new:')).toBe(true);
+      expect(after).not.toContain(secret);
+      expect(Sealer.fromBytes([{ id: 'new', key: newKey }]).open(after)).toBe(secret);
     } finally {
       await app.db.drop();
     }
