@@ -13,7 +13,12 @@ let provider: TestProvider;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { PUBLIC_URL, OAUTH_REDIRECT_URIS: 'https://app.example.com/auth/done', ...providerEnv('acme', provider) },
+    env: {
+      PUBLIC_URL,
+      OAUTH_REDIRECT_URIS: 'https://app.example.com/auth/done',
+      ...providerEnv('acme', provider),
+      JWT_ALGORITHM: 'HS256', // tokens from before the assurance claims are made here with JWT_SECRET
+    },
   });
 });
 afterAll(async () => {

@@ -89,10 +89,30 @@ async function seed(userId: string, tag: string): Promise<void> {
     );
   await ceremony('challenge-expired-2h-ago', ago(2 * HOUR));
   await ceremony('challenge-expired-30min-ago', ago(HOUR / 2));
+
+  // A signing key goes once it retired longer ago than the retention (and 2 days); API keys revoked or expired too.
+  const signingKey = (kid: string, retired: Date) =>
+    app.sql(
+      `insert into signing_keys (kid, algorithm, public_jwk, private_key, created_at, activated_at, retired_at)
+       values (?, 'ES256', '{}', 'x', ?, ?, ?)`,
+      [`${kid}${tag}`, ago(40 * DAY), ago(40 * DAY), retired],
+    );
+  await signingKey('key-retired-10-days-ago', ago(10 * DAY));
+  await signingKey('key-retired-yesterday', ago(DAY));
+  const apiKey = (hash: string, revoked: Date | null, expires: Date | null) =>
+    app.sql(
+      `insert into api_keys (id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at, revoked_at)
+       values (gen_random_uuid(), ?, 'k', 'pcl_x', ?, '{self:read}', ?, ?, ?)`,
+      [userId, `${hash}${tag}`, ago(30 * DAY), expires, revoked],
+    );
+  await apiKey('api-key-revoked-long-ago', ago(8 * DAY), null);
+  await apiKey('api-key-expired-long-ago', null, ago(8 * DAY));
+  await apiKey('api-key-revoked-yesterday', ago(DAY), null);
+  await apiKey('api-key-live', null, null);
 }
 
 describe('housekeeping', () => {
-  it('removes old used or expired codes, failures past the hour, long-ended sessions, old sent mail, dead sign-in flows, expired ID tokens, MFA tickets and WebAuthn ceremonies, and keeps the rest', async () => {
+  it('removes old used or expired codes, failures past the hour, long-ended sessions, old sent mail, dead sign-in flows, expired ID tokens, MFA tickets, WebAuthn ceremonies, long-retired signing keys and ended API keys, and keeps the rest', async () => {
     const user = await signUp(app);
     await seed(user.user.id, '');
 
@@ -124,6 +144,12 @@ describe('housekeeping', () => {
     expect(tickets).toEqual(['ticket-live']);
     const challenges = (await app.sql<{ c: string }>('select challenge as c from webauthn_challenges')).map((r) => r.c);
     expect(challenges).toEqual(['challenge-expired-30min-ago']);
+    const kids = (await app.sql<{ k: string }>("select kid as k from signing_keys where kid like 'key-%'")).map(
+      (r) => r.k,
+    );
+    expect(kids).toEqual(['key-retired-yesterday']);
+    const apiKeys = (await app.sql<{ h: string }>('select secret_hash as h from api_keys')).map((r) => r.h);
+    expect(apiKeys.sort()).toEqual(['api-key-live', 'api-key-revoked-yesterday']);
     expect(removed).toEqual({
       otp_codes: 2,
       otp_failures: 1,
@@ -133,6 +159,8 @@ describe('housekeeping', () => {
       used_id_tokens: 1,
       mfa_tickets: 1,
       webauthn_challenges: 1,
+      signing_keys: 1,
+      api_keys: 2,
     });
 
     // The user who signed up just now still works: nothing live was touched.

@@ -18,13 +18,13 @@ import { login, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flo
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 type Role = 'USER' | 'SUPPORT' | 'ADMIN';
-type Rule = 'PUBLIC' | 'self:read' | 'self:write' | 'users:read' | 'users:write' | 'roles:write';
+type Rule = 'PUBLIC' | 'self:read' | 'self:write' | 'users:read' | 'users:write' | 'roles:write' | 'tokens:introspect';
 
 /** docs/contract.md, "Roles and scopes". */
 const ROLE_SCOPES: Record<Role, readonly Rule[]> = {
   USER: ['self:read', 'self:write'],
   SUPPORT: ['self:read', 'self:write', 'users:read'],
-  ADMIN: ['self:read', 'self:write', 'users:read', 'users:write', 'roles:write'],
+  ADMIN: ['self:read', 'self:write', 'users:read', 'users:write', 'roles:write', 'tokens:introspect'],
 };
 
 /** What each root field requires: 'PUBLIC', or the one scope it needs. */
@@ -70,6 +70,10 @@ const EXPECTED: Record<string, Rule> = {
   'Mutation.reauthenticate': 'self:read',
   'Mutation.startPasskeyReauthentication': 'self:read',
   'Mutation.resetUserMfa': 'users:write',
+  'Query.apiKeys': 'self:read',
+  'Mutation.createApiKey': 'self:write',
+  'Mutation.revokeApiKey': 'self:write',
+  'Mutation.rotateSigningKey': 'roles:write',
 };
 
 /**
@@ -83,6 +87,8 @@ const ASSURANCE: Record<string, 1 | 2> = {
   'Mutation.removeMfaFactor': 2,
   'Mutation.regenerateRecoveryCodes': 2,
   'Mutation.resetUserMfa': 2,
+  'Mutation.createApiKey': 1,
+  'Mutation.rotateSigningKey': 2,
 };
 
 type PrincipalName = 'anonymous' | Role | 'deactivated' | 'revoked';
@@ -233,6 +239,28 @@ const EXAMPLES: Record<string, Example> = {
     // The throwaway user has no factor: the reset leaves it as it was.
     query: 'mutation($id: ID!) { resetUserMfa(userId: $id) { id mfaEnabled } }',
     vars: () => ({ id: throwaway.id }),
+  },
+  'Query.apiKeys': { query: '{ apiKeys { id name prefix scopes } }' },
+  'Mutation.createApiKey': {
+    query: 'mutation { createApiKey(name: "matrix", scopes: ["self:read"]) { secret apiKey { id } } }',
+  },
+  'Mutation.revokeApiKey': {
+    // The caller's own key, made for the call (anonymous callers name a random id).
+    query: 'mutation($id: ID!) { revokeApiKey(id: $id) }',
+    vars: async ({ token }) => {
+      if (token === undefined) return { id: '00000000-0000-4000-8000-000000000000' };
+      const made = await app.gql<{ createApiKey: { apiKey: { id: string } } }>(
+        'mutation { createApiKey(name: "to revoke", scopes: ["self:read"]) { apiKey { id } } }',
+        {},
+        { token },
+      );
+      return { id: made.data?.createApiKey.apiKey.id ?? '00000000-0000-4000-8000-000000000000' };
+    },
+  },
+  'Mutation.rotateSigningKey': {
+    // The standby key made at start has not been published for 10 minutes yet: the rotation waits.
+    query: 'mutation { rotateSigningKey }',
+    outcome: 'RATE_LIMITED',
   },
   'Mutation.verifyMfa': {
     // A real ticket (a sign-in of a user with TOTP on that answered MFA_REQUIRED) and a wrong recovery code.

@@ -9,7 +9,9 @@ import { httpRequest, type GraphQLBody } from './helpers/client';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
 
 // The per-IP request limit is not what these tests are about; keep it out of their way.
-const ENV = { RATE_LIMIT_PER_MINUTE: '1000000' };
+// HS256 (JWT_SECRET): these attacks forge tokens with the secret, to show every claim is checked; the ES256 keys'
+// own attacks are in signing-keys.test.ts.
+const ENV = { RATE_LIMIT_PER_MINUTE: '1000000', JWT_ALGORITHM: 'HS256' };
 
 type Claims = Record<string, unknown>;
 
@@ -138,7 +140,7 @@ describe('with a running server', () => {
       expect(errorCode(await app.gql(ME, {}, { headers: { authorization } }))).toBe('UNAUTHENTICATED');
     });
 
-    it('issues RFC 9068-shaped tokens: typ at+jwt, HS256, iss, aud, sub, sid, jti, iat, exp = iat + 1800, scope, roles', async () => {
+    it('issues RFC 9068-shaped tokens: typ at+jwt, HS256 with kid hs256 (JWT_ALGORITHM=HS256), iss, aud, sub, sid, jti, iat, exp = iat + 1800, scope, roles', async () => {
       const email = uniqueEmail('shape');
       const signed = await signUp(app, email);
 
@@ -150,7 +152,7 @@ describe('with a running server', () => {
         { token: signed.accessToken },
       );
 
-      expect(decoded.header).toMatchObject({ typ: 'at+jwt', alg: 'HS256' });
+      expect(decoded.header).toMatchObject({ typ: 'at+jwt', alg: 'HS256', kid: 'hs256' });
       expect(payload).toMatchObject({
         iss: 'portcullis',
         aud: 'portcullis',

@@ -41,8 +41,10 @@ export interface Principal {
   readonly user: PrincipalUser;
   readonly sessionId: string;
   readonly claims: AccessClaims;
-  /** The scopes of the user's roles (equal to the token's, or the token would have been refused). */
+  /** The scopes of the user's roles (equal to the token's, or the token would have been refused); for an API key, its scopes that the roles grant. */
   readonly scopes: readonly string[];
+  /** Set when the caller authenticated with an API key (modules/api-keys/) rather than an access token. */
+  readonly apiKeyId?: string;
 }
 
 /** The refresh cookie of one request; the context holds null when cookie mode is off. */

@@ -18,13 +18,24 @@ export const Scope = {
   USERS_READ: 'users:read',
   USERS_WRITE: 'users:write',
   ROLES_WRITE: 'roles:write',
+  /** POST /oauth/introspect: resource servers hold it through an API key an admin made. */
+  TOKENS_INTROSPECT: 'tokens:introspect',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
+
+export const ALL_SCOPES: readonly Scope[] = Object.values(Scope);
 
 export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
   [Role.USER]: [Scope.SELF_READ, Scope.SELF_WRITE],
   [Role.SUPPORT]: [Scope.SELF_READ, Scope.SELF_WRITE, Scope.USERS_READ],
-  [Role.ADMIN]: [Scope.SELF_READ, Scope.SELF_WRITE, Scope.USERS_READ, Scope.USERS_WRITE, Scope.ROLES_WRITE],
+  [Role.ADMIN]: [
+    Scope.SELF_READ,
+    Scope.SELF_WRITE,
+    Scope.USERS_READ,
+    Scope.USERS_WRITE,
+    Scope.ROLES_WRITE,
+    Scope.TOKENS_INTROSPECT,
+  ],
 });
 
 /** Union of the scopes granted by `roles`, sorted. */

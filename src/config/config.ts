@@ -32,6 +32,13 @@ export interface Config {
   readonly dataKeys: readonly DataKeyConfig[];
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
+  /**
+   * JWT_ALGORITHM: how access tokens are signed. Unset: ES256 for a new install (no users yet) or one that already
+   * has signing keys, HS256 (the first release's behaviour) for an existing one (modules/signing-keys/).
+   */
+  readonly jwtAlgorithm: 'HS256' | 'ES256' | undefined;
+  /** JWT_KEY_ROTATION_DAYS: days an ES256 key signs before the next one takes over. */
+  readonly jwtKeyRotationDays: number;
   /** Allowed CORS origins; 'localhost' means any http(s)://localhost or 127.0.0.1 origin. */
   readonly corsOrigins: readonly string[] | 'localhost';
   readonly accessTokenTtl: number;
@@ -138,6 +145,13 @@ function host(env: Env, isProduction: boolean): string {
   throw new ConfigError('HOST', `must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name, got "${raw}"`);
 }
 
+function jwtAlgorithm(env: Env): 'HS256' | 'ES256' | undefined {
+  const raw = str(env, 'JWT_ALGORITHM');
+  if (raw === undefined) return undefined;
+  if (raw === 'HS256' || raw === 'ES256') return raw;
+  throw new ConfigError('JWT_ALGORITHM', `must be HS256 or ES256, got "${raw}"`);
+}
+
 function logLevel(env: Env): Level {
   const raw = str(env, 'LOG_LEVEL') ?? 'info';
   if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as Level;
@@ -235,6 +249,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataKeys: Object.freeze(dataKeys ?? [{ id: 'dev', key: developmentDataKey(jwtSecret) }]),
     jwtIssuer: str(env, 'JWT_ISSUER') ?? 'portcullis',
     jwtAudience: str(env, 'JWT_AUDIENCE') ?? 'portcullis',
+    jwtAlgorithm: jwtAlgorithm(env),
+    jwtKeyRotationDays: int(env, 'JWT_KEY_ROTATION_DAYS', 30, 1, 3650),
     corsOrigins,
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 1800, 1, 86400),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 60, 31536000),

@@ -1,6 +1,7 @@
 // Listens on one dedicated PostgreSQL connection for the change notifications the database's triggers send
-// on commit (migration change-notifications: `s:<session id>`, `u:<user id>`), so that every instance drops
-// what it cached about a session or user that changed, wherever the change was made. A notification sent
+// on commit (migration change-notifications: `s:<session id>`, `u:<user id>`; signing-keys: `k:<kid>`), so that
+// every instance drops what it cached about a session or user that changed, wherever the change was made, and
+// reads the signing keys again when they change. A notification sent
 // through the ORM's own pool must come back before the feed reports itself up: that proves the path works
 // end to end (a transaction-pooling proxy, say, would swallow it). Reconnects with backoff when dropped.
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,8 @@ export const CHANGE_CHANNEL = 'portcullis_changes';
 export interface ChangeHandlers {
   session(sessionId: string): void;
   user(userId: string): void;
+  /** A signing key was made, began signing or retired (`k:<kid>`). */
+  keys(): void;
   /** Listening, and proven to receive: caching may start. */
   up(): void;
   /** Not listening (any more): stop caching. */
@@ -128,6 +131,7 @@ export class ChangeFeed {
     const id = payload.slice(2);
     if (payload.startsWith('s:')) this.handlers.session(id);
     else if (payload.startsWith('u:')) this.handlers.user(id);
+    else if (payload.startsWith('k:')) this.handlers.keys();
     else if (payload === this.pendingProbe?.id) this.pendingProbe.resolve();
   }
 

@@ -34,6 +34,14 @@ function targets(now: Date, retentionMs: number): Array<{ table: string; where: 
     { table: 'used_id_tokens', where: 'expires_at < ?', cutoff: now, key: 'hash' },
     { table: 'mfa_tickets', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
     { table: 'webauthn_challenges', where: 'expires_at < ?', cutoff: new Date(now.getTime() - HOUR_MS) },
+    // A retired signing key is published until its last token expires (at most a day); then it goes.
+    {
+      table: 'signing_keys',
+      where: 'retired_at < ?',
+      cutoff: new Date(now.getTime() - Math.max(retentionMs, 48 * HOUR_MS)),
+      key: 'kid',
+    },
+    { table: 'api_keys', where: '(revoked_at < ? or expires_at < ?)', cutoff: old },
   ];
 }
 

@@ -14,6 +14,8 @@ import { MfaFactor } from './mfa/mfa-factor.entity';
 import { RecoveryCode } from './mfa/recovery-code.entity';
 import { MfaTicket } from './mfa/mfa-ticket.entity';
 import { WebAuthnChallenge } from './mfa/webauthn-challenge.entity';
+import { SigningKey } from './signing-keys/signing-key.entity';
+import { ApiKey } from './api-keys/api-key.entity';
 
 export const ENTITIES = [
   User,
@@ -31,4 +33,6 @@ export const ENTITIES = [
   RecoveryCode,
   MfaTicket,
   WebAuthnChallenge,
+  SigningKey,
+  ApiKey,
 ];

@@ -11,4 +11,5 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'mail_outbox', column: 'payload', id: 'id' },
   { table: 'oauth_flows', column: 'provider_verifier', id: 'id' },
   { table: 'mfa_factors', column: 'secret', id: 'id' },
+  { table: 'signing_keys', column: 'private_key', id: 'kid' },
 ];

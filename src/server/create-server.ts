@@ -20,6 +20,7 @@ import { graphqlHttpHandler, isGraphQLPost } from './graphql-http';
 import { Metrics } from './metrics';
 import { createServices } from './services';
 import { createWorkers } from './workers';
+import type { KeyRing } from '../modules/signing-keys/key-ring';
 
 export interface ServerOptions {
   /** Fixed or movable time for tests; the system clock otherwise. */
@@ -35,6 +36,8 @@ export interface PortcullisServer {
   readonly housekeeping: Housekeeping;
   /** The request limits' counters (Redis or memory). */
   readonly limits: LimitStore;
+  /** The access tokens' signing keys (maintenance runs every minute; tests may run it at once). */
+  readonly keyRing: KeyRing;
   /** Starts listening (on `host`, default HOST); resolves with the bound port (pass 0 for any free port). */
   listen(port?: number, host?: string): Promise<number>;
   /** Stops accepting, finishes in-flight requests and the mail being sent, closes the database. */
@@ -57,6 +60,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     onUnlock: (email) => limitStore.resetEmail(email), // unlockUser clears the request limits' counters of the account too
   });
   metrics.watchSessionCache(services.sessionCache);
+  await services.keyRing.start(orm.em.fork());
 
   // A client gets REQUEST_TIMEOUT to send its whole request (slow-loris bodies are cut off with 408).
   const httpServer = createHttpServer({
@@ -74,7 +78,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     logger,
     social: services.social,
   };
-  const app = createHttpApp(http);
+  const app = createHttpApp({ ...http, keyRing: services.keyRing, apiKeys: services.apiKeys });
   const graphqlPost = graphqlHttpHandler(http);
   httpServer.on('request', (req, res) => {
     if (isGraphQLPost(req)) graphqlPost(req, res);
@@ -89,6 +93,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     orm,
     housekeeping: workers.housekeeping,
     limits: limitStore,
+    keyRing: services.keyRing,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -14,9 +14,16 @@ import { corsOptions } from './cors';
 import { playground, playgroundRedirect } from './playground';
 import { readiness } from './readiness';
 import { oauthCallback } from './oauth-callback';
+import { wellKnown } from './well-known';
+import { introspection } from './introspection';
+import type { KeyRing } from '../modules/signing-keys/key-ring';
+import type { ApiKeyService } from '../modules/api-keys/api-key.service';
 import { BODY_LIMIT_BYTES, helmetOptions, httpErrorBody, requestContext, type GraphQLHttpParts } from './graphql-http';
 
-export type HttpAppParts = GraphQLHttpParts;
+export type HttpAppParts = GraphQLHttpParts & {
+  readonly keyRing: KeyRing;
+  readonly apiKeys: ApiKeyService;
+};
 
 export function createHttpApp(parts: HttpAppParts): Express {
   const { config, apollo, orm, limitStore, metrics, logger, social } = parts;
@@ -34,6 +41,16 @@ export function createHttpApp(parts: HttpAppParts): Express {
     metrics.rateLimited.inc({ limit: 'ip-per-minute' }),
   );
   app.use(oauthCallback(social, () => orm.em.fork(), ipLimit, logger));
+  app.use(wellKnown(config, parts.keyRing));
+  app.use(
+    introspection({
+      authenticator: parts.authenticator,
+      apiKeys: parts.apiKeys,
+      audience: config.jwtAudience,
+      em: () => orm.em.fork(),
+      logger,
+    }),
+  );
   // CORS first: it answers every preflight, which the playground's GET route would otherwise answer itself.
   app.use('/graphql', cors(corsOptions(config.corsOrigins)));
   if (config.playground) app.use('/graphql', playground()); // a browser's GET; everything else falls through

@@ -15,6 +15,8 @@ import { AUTH_DIRECTIVES } from '../common/requires-scopes';
 import { MfaResolver } from '../modules/mfa/mfa.resolver';
 import { MfaUserResolver } from '../modules/mfa/mfa-user.resolver';
 import { SecondFactorResolver } from '../modules/auth/second-factor.resolver';
+import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
+import { SigningKeyResolver } from '../modules/signing-keys/signing-key.resolver';
 
 export const RESOLVERS = [
   [AuthResolver, (s: Services) => new AuthResolver(s.auth)],
@@ -26,6 +28,8 @@ export const RESOLVERS = [
   [MfaResolver, (s: Services) => new MfaResolver(s.mfa, s.passkeys)],
   [MfaUserResolver, (s: Services) => new MfaUserResolver(s.mfa)],
   [SecondFactorResolver, (s: Services) => new SecondFactorResolver(s.secondFactor)],
+  [ApiKeyResolver, (s: Services) => new ApiKeyResolver(s.apiKeys)],
+  [SigningKeyResolver, (s: Services) => new SigningKeyResolver(s.keyRing, s.audit)],
 ] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */

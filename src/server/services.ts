@@ -1,4 +1,5 @@
 // Wires the services of every module from one Config; `server/` is the only place that knows them all.
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../config/config';
 import type { Clock } from '../common/clock';
 import type { Keys } from '../common/keys';
@@ -25,6 +26,8 @@ import { MfaService } from '../modules/mfa/mfa.service';
 import { MfaTicketService } from '../modules/mfa/mfa-tickets.service';
 import { PasskeyService } from '../modules/mfa/passkeys.service';
 import { deriveKey } from '../common/crypto';
+import { KeyRing } from '../modules/signing-keys/key-ring';
+import { ApiKeyService } from '../modules/api-keys/api-key.service';
 
 export interface Services {
   readonly auth: AuthService;
@@ -39,6 +42,9 @@ export interface Services {
   readonly social: SocialSignInService;
   readonly mfa: MfaService;
   readonly clock: Clock;
+  /** The access tokens' keys; `start` it once the database is open (create-server.ts). */
+  readonly keyRing: KeyRing;
+  readonly apiKeys: ApiKeyService;
   readonly passkeys: PasskeyService;
   readonly secondFactor: SecondFactorService;
   /** Ends the password hashing threads. */
@@ -64,8 +70,19 @@ export function createServices(
   hooks: ServiceHooks,
 ): Services {
   const { afterCommit } = hooks;
+  const keyRing = new KeyRing(
+    {
+      algorithm: config.jwtAlgorithm,
+      rotationDays: config.jwtKeyRotationDays,
+      tokenTtl: config.accessTokenTtl,
+      hsKey: keys.jwt,
+    },
+    clock,
+    keys.sealer,
+    logger,
+  );
   const accessTokens = new AccessTokenService(
-    { key: keys.jwt, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
+    { keys: keyRing, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
     clock,
   );
   const audit = new AuditService(clock, afterCommit, hooks.onAudit);
@@ -117,7 +134,13 @@ export function createServices(
     onEmailProven: (tx, userId) => identities.dropUnproven(tx, userId),
   });
   const userAdmin = new UserAdminService(clock, sessions, audit, passwords, hooks.onUnlock);
-  const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock);
+  const apiKeys = new ApiKeyService(clock, audit, outbox);
+  const reloadKeys = async (em: EntityManager) => {
+    if (!keyRing.mayReload()) return false;
+    await keyRing.reload(em);
+    return true;
+  };
+  const authenticator = new Authenticator(accessTokens, sessions, sessionCache, clock, reloadKeys, apiKeys);
   const social = new SocialSignInService({
     config: config.socialSignIn,
     clock,
@@ -152,6 +175,8 @@ export function createServices(
     social,
     mfa,
     clock,
+    keyRing,
+    apiKeys,
     passkeys,
     secondFactor,
     close: () => passwords.close(),

@@ -3,7 +3,7 @@
 import type { Config } from '../config/config';
 import type { Clock } from '../common/clock';
 import type { Keys } from '../common/keys';
-import type { Logger } from '../common/logger';
+import { errorFields, type Logger } from '../common/logger';
 import { ChangeFeed } from '../database/change-feed';
 import type { Database } from '../database/database';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
@@ -11,6 +11,9 @@ import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
+
+/** How often each instance checks for a scheduled key rotation (and reads keys changed elsewhere). */
+const KEY_MAINTENANCE_MS = 60_000;
 
 export interface WorkerParts {
   readonly config: Config;
@@ -52,6 +55,13 @@ export function createWorkers(parts: WorkerParts): Workers {
   // Sessions are cached only where every change reaches this instance: on a real PostgreSQL, through
   // NOTIFY. On PGlite (one process's database) the cache stays off.
   const { sessionCache } = services;
+  const keyFailure = (err: unknown) => logger.error('signing keys could not be read or maintained', errorFields(err));
+  // Every minute: scheduled rotation, and keys changed elsewhere when no change feed told this instance.
+  let keyTimer: NodeJS.Timeout | undefined;
+  const maintainKeys = () => {
+    const run = services.keyRing.algorithm === 'ES256' ? services.keyRing.maintain(orm.em.fork()) : Promise.resolve();
+    void run.catch(keyFailure);
+  };
   const changeFeed = !db.notifications
     ? null
     : new ChangeFeed(
@@ -62,6 +72,7 @@ export function createWorkers(parts: WorkerParts): Workers {
         {
           session: (id) => sessionCache.evictSession(id),
           user: (id) => sessionCache.evictUser(id),
+          keys: () => void services.keyRing.reload(orm.em.fork()).catch((err: unknown) => keyFailure(err)),
           up: () => sessionCache.enable(),
           down: () => sessionCache.disable(),
         },
@@ -74,8 +85,11 @@ export function createWorkers(parts: WorkerParts): Workers {
       sender.start();
       housekeeping.start();
       changeFeed?.start();
+      keyTimer = setInterval(maintainKeys, KEY_MAINTENANCE_MS);
+      keyTimer.unref();
     },
     async drain() {
+      clearInterval(keyTimer);
       await Promise.all([sender.stop(), housekeeping.stop()]);
     },
     async close() {

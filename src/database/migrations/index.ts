@@ -11,6 +11,7 @@ import { Migration20261206100000_auditTypes } from './migration-20261206100000-a
 import { Migration20261206110000_identities } from './migration-20261206110000-identities';
 import { Migration20261206120000_sessionAssurance } from './migration-20261206120000-session-assurance';
 import { Migration20261206130000_secondFactors } from './migration-20261206130000-second-factors';
+import { Migration20261206140000_signingKeysApiKeys } from './migration-20261206140000-signing-keys-api-keys';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
@@ -23,4 +24,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261206110000-identities', class: Migration20261206110000_identities },
   { name: 'migration-20261206120000-session-assurance', class: Migration20261206120000_sessionAssurance },
   { name: 'migration-20261206130000-second-factors', class: Migration20261206130000_secondFactors },
+  { name: 'migration-20261206140000-signing-keys-api-keys', class: Migration20261206140000_signingKeysApiKeys },
 ];

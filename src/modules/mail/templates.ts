@@ -16,7 +16,8 @@ export type EmailKind =
   | 'identity-linked'
   | 'identity-unlinked'
   | 'mfa-factor-added'
-  | 'mfa-factor-removed';
+  | 'mfa-factor-removed'
+  | 'api-key-created';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -113,5 +114,14 @@ export function mfaFactorRemovedEmail(factor: string, mfaOff: boolean): EmailCon
     `${factor} was removed from your account.` +
       (mfaOff ? ' Signing in no longer asks for a second factor.' : '') +
       '\n\nIf this was not you, sign in, change your password and set up your second factor again, or contact support.\n',
+  );
+}
+
+export function apiKeyCreatedEmail(name: string, prefix: string): EmailContent & { kind: EmailKind } {
+  return notice(
+    'api-key-created',
+    'An API key was created for your account',
+    `An API key named "${name}" (${prefix}…) was created for your account. It can act as you within its scopes.\n\n` +
+      'If this was not you, sign in, revoke it, change your password, or contact support.\n',
   );
 }

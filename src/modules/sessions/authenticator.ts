@@ -4,10 +4,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
 import { scopesOf } from '../../common/roles';
-import type { AccessTokenService } from './access-token.service';
+import { UnknownKeyError, type AccessTokenService } from './access-token.service';
 import type { LiveSession, SessionCache } from './session-cache';
 import type { SessionService } from './session.service';
-import type { Principal } from '../../common/request-context';
+import type { AccessClaims, Principal } from '../../common/request-context';
 
 export class Authenticator {
   constructor(
@@ -15,12 +15,24 @@ export class Authenticator {
     private readonly sessions: SessionService,
     private readonly cache: SessionCache,
     private readonly clock: Clock,
+    /** Reads the signing keys again for a token naming a key this instance has not loaded; false when throttled. */
+    private readonly reloadKeys?: (em: EntityManager) => Promise<boolean>,
+    /** Bearer credentials that are API keys (`pcl_…`, modules/api-keys/). */
+    private readonly apiKeys?: { authenticate(em: EntityManager, secret: string): Promise<Principal> },
   ) {}
 
   /** `em`'s connection reads the session when it is not in the cache (one statement; `em` itself is not used). */
   async authenticate(em: EntityManager, bearerToken: string | null): Promise<Principal> {
     if (bearerToken === null) throw new UnauthenticatedError();
-    const claims = this.accessTokens.verify(bearerToken);
+    if (bearerToken.startsWith('pcl_') && this.apiKeys) return this.apiKeys.authenticate(em, bearerToken);
+    let claims: AccessClaims;
+    try {
+      claims = this.accessTokens.verify(bearerToken);
+    } catch (err) {
+      // A key another instance made a moment ago (its notification not here yet): read the keys once, then decide.
+      if (!(err instanceof UnknownKeyError && err.withKid && (await this.reloadKeys?.(em)))) throw err;
+      claims = this.accessTokens.verify(bearerToken);
+    }
     const live = this.cache.get(claims.sid) ?? (await this.load(em, claims.sid));
     const { user } = live;
     if (live.expiresAt <= this.clock.now().getTime() || user.id !== claims.sub || !user.active) {
