@@ -135,27 +135,42 @@ export class KeyRing {
    * rotates when the signing key is JWT_KEY_ROTATION_DAYS old and the standby has been published long enough.
    */
   async maintain(em: EntityManager): Promise<void> {
-    await em.transactional(async (tx) => {
-      await tx.execute(LOCK);
-      const now = this.clock.now();
-      const all = await tx.find(SigningKey, {}, { orderBy: { createdAt: 'asc' } });
-      let active = all.find((k) => k.activatedAt !== null && k.retiredAt === null) ?? null;
-      const standby = all.find((k) => k.activatedAt === null) ?? null;
-      if (active === null && this.algorithmInUse === 'ES256') {
-        active = this.create(tx, now);
-        active.activatedAt = now;
-      }
-      if (standby === null) {
-        if (all.length > 0 || active !== null) this.create(tx, now);
-      } else if (
-        active !== null &&
-        active.activatedAt!.getTime() + this.settings.rotationDays * 86_400_000 <= now.getTime() &&
-        standby.createdAt.getTime() + PUBLISH_LEAD_SECONDS * 1000 <= now.getTime()
-      ) {
-        this.promote(tx, active, standby, now);
-      }
-    });
+    // Read first, lock only when something is due: a transaction here every minute would also switch on the
+    // ORM's AsyncLocalStorage hooks in a process that otherwise never needs them (~10% of `me`'s CPU, measured).
+    if (this.due(await em.fork().find(SigningKey, {}, { orderBy: { createdAt: 'asc' } }))) {
+      await em.transactional(async (tx) => {
+        await tx.execute(LOCK);
+        const now = this.clock.now();
+        const all = await tx.find(SigningKey, {}, { orderBy: { createdAt: 'asc' } });
+        let active = all.find((k) => k.activatedAt !== null && k.retiredAt === null) ?? null;
+        const standby = all.find((k) => k.activatedAt === null) ?? null;
+        if (active === null && this.algorithmInUse === 'ES256') {
+          active = this.create(tx, now);
+          active.activatedAt = now;
+        }
+        if (standby === null) {
+          if (all.length > 0 || active !== null) this.create(tx, now);
+        } else if (active !== null && this.rotationDue(active, standby, now)) {
+          this.promote(tx, active, standby, now);
+        }
+      });
+    }
     await this.reload(em);
+  }
+
+  /** Whether `maintain` has anything to make or rotate in `keys` (checked again under the lock). */
+  private due(keys: readonly SigningKey[]): boolean {
+    const active = keys.find((k) => k.activatedAt !== null && k.retiredAt === null) ?? null;
+    const standby = keys.find((k) => k.activatedAt === null) ?? null;
+    if (active === null) return this.algorithmInUse === 'ES256';
+    return standby === null || this.rotationDue(active, standby, this.clock.now());
+  }
+
+  private rotationDue(active: SigningKey, standby: SigningKey, now: Date): boolean {
+    return (
+      active.activatedAt!.getTime() + this.settings.rotationDays * 86_400_000 <= now.getTime() &&
+      standby.createdAt.getTime() + PUBLISH_LEAD_SECONDS * 1000 <= now.getTime()
+    );
   }
 
   /**
