@@ -1,4 +1,4 @@
-// Tokens for the load, made the way a client makes them: `login` through the public API.
+// Tokens for the load, made the way a client makes them: `login` (and `createApiKey`) through the public API.
 import { LOGIN_MUTATION } from './scenarios';
 
 export interface Tokens {
@@ -37,4 +37,24 @@ export async function loginAll(
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return out;
+}
+
+const CREATE_API_KEY = 'mutation($n: String!, $s: [String!]!) { createApiKey(name: $n, scopes: $s) { secret } }';
+
+/** An API key for the signed-in user (createApiKey, right after `login`: it needs a recent sign-in); its secret. */
+export async function createApiKey(
+  url: string,
+  accessToken: string,
+  name: string,
+  scopes: readonly string[],
+): Promise<string> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+    body: JSON.stringify({ query: CREATE_API_KEY, variables: { n: name, s: scopes } }),
+  });
+  const body = (await res.json()) as { data?: { createApiKey?: { secret: string } }; errors?: unknown };
+  if (!res.ok || !body.data?.createApiKey)
+    throw new Error(`createApiKey failed (HTTP ${res.status}): ${JSON.stringify(body.errors)}`);
+  return body.data.createApiKey.secret;
 }

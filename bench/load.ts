@@ -53,6 +53,18 @@ function wrkRun(spec: LoadSpec, seconds: number, warmup: boolean, offset: number
         expect: '"accessToken":"',
         forbid: NO_ERRORS,
       };
+    case 'introspect':
+      // A fixed caller and a form body with the next token in it: each request asks about another session.
+      return {
+        ...bounded,
+        mode: 'cycle',
+        body: `token=${PLACEHOLDER}`,
+        contentType: 'application/x-www-form-urlencoded',
+        authorization: `Bearer ${spec.apiKey}`,
+        tokens: spec.tokens,
+        offset,
+        expect: '"active":true',
+      };
     case 'soak': {
       // A new email on every request; a random part so that no two runs (or instances) share one. Every
       // attempt must reach the password check: a RATE_LIMITED here would mean distinct emails share a counter.
@@ -159,7 +171,7 @@ function busier(a: LoadResult['generator'], b: LoadResult['generator']): LoadRes
 async function main(): Promise<void> {
   const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
   const warm = spec.warmupSeconds > 0 ? await fire(spec, spec.warmupSeconds, true) : undefined;
-  // A rotating run goes on with the tokens after the warm-up's: a "session not seen before" stays unseen.
+  // A rotating (or cycling) run goes on with the tokens after the warm-up's: a "session not seen before" stays unseen.
   const measured = fire(spec, spec.seconds, false, warm?.sent ?? 0);
   const probed = spec.kind === 'login' && spec.probe ? await probe(spec, measured) : undefined;
   let result: LoadResult = await measured;

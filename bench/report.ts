@@ -57,7 +57,8 @@ export interface Check {
   readonly what: string;
   readonly value: string;
   readonly target: string;
-  readonly ok: boolean;
+  /** Null: a figure reported without a target. */
+  readonly ok: boolean | null;
 }
 
 export interface Report {
@@ -175,7 +176,7 @@ export function markdown(report: Report): string {
     '',
     '| check | measured | target | |',
     '|---|---:|---:|---|',
-    ...report.checks.map((c) => `| ${c.what} | ${c.value} | ${c.target} | ${c.ok ? '✓' : '✗'} |`),
+    ...report.checks.map((c) => `| ${c.what} | ${c.value} | ${c.target} | ${c.ok === null ? '' : c.ok ? '✓' : '✗'} |`),
     ...(report.notes.length > 0 ? ['', ...report.notes.map((n) => `- ${n}`)] : []),
   ];
   return `${lines.join('\n')}\n`;

@@ -1,11 +1,22 @@
 // `npm run bench`: Portcullis under wrk against bare Apollo baselines, on the configured PostgreSQL.
 // Server on one CPU, load generator on the other, one scenario at a time, each against a fresh server process.
 // Prints a Markdown table and writes bench/results/latest.json; exits 1 if any scenario saw an error (a missed
-// target is only reported). BENCH_ONLY=me runs only the interleaved baselines and `me` rounds, BENCH_ONLY=soak the soak.
+// target is only reported). BENCH_ONLY=me runs only the interleaved baselines and `me` rounds (Portcullis with ES256
+// and with HS256), BENCH_ONLY=tokens only the API-key `me` runs and introspection, BENCH_ONLY=soak the soak.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { login, loginAll } from './api';
-import { clearBenchRows, connect, postgresVersion, recreateDatabase, upsertUser, userCount } from './database';
+import { createApiKey, login, loginAll } from './api';
+import {
+  clearBenchRows,
+  connect,
+  insertApiKeys,
+  outboxDrained,
+  postgresVersion,
+  recreateDatabase,
+  removeUser,
+  upsertUser,
+  userCount,
+} from './database';
 import { interleave, meChecks, medianRow, type Contender, type MeComparison } from './me-rounds';
 import { ROOT } from './processes';
 import {
@@ -28,14 +39,16 @@ import {
   countBenchUsers,
   seedUsers,
 } from './seed-users';
-import { readSettings, type Settings } from './settings';
+import { readSettings, type JwtAlgorithm, type Settings } from './settings';
 import { runSoak, type SoakResult } from './soak';
 import { startSmtpSink } from './smtp-sink';
 import { load, startBaseline, startPortcullis, withTarget, type Baseline, type Target } from './targets';
-import { mintAccessToken } from './tokens';
+import { es256Signer, HS256_SIGNER, mintAccessToken, type Signer } from './tokens';
 import { WRK_MISSING, wrkInstalled } from './wrk';
 
 const LOGIN_EMAIL = `login@${BENCH_DOMAIN}`;
+/** The introspection scenario's caller owns its API key (removed again after those runs). */
+const ADMIN_EMAIL = `admin@${BENCH_DOMAIN}`;
 const RESULTS = join(ROOT, 'bench', 'results');
 
 function log(message: string): void {
@@ -119,7 +132,12 @@ interface Tokens {
   readonly spread: readonly string[];
   readonly refreshWarmup: readonly string[];
   readonly refresh: readonly string[];
+  /** ES256, signed with the server's key, for Portcullis. */
   readonly fresh: readonly string[];
+  /** The same sessions as HS256 tokens, for the Apollo + pg peer (it verifies HS256 only). */
+  readonly freshHs256: readonly string[];
+  /** `me` and `spread` again, from a server with JWT_ALGORITHM=HS256. */
+  readonly hs256: { readonly me: string; readonly spread: readonly string[] };
 }
 
 async function main(): Promise<void> {
@@ -139,10 +157,11 @@ async function main(): Promise<void> {
   const db = await connect(s.databaseUrl);
   if (!s.ownsDatabase) await clearBenchRows(db);
   const smtp = await startSmtpSink();
+  /** Portcullis signing with `algorithm` (serverEnv's ES256 unless told otherwise). */
   const portcullis =
-    (nodeArgs: string[] = []) =>
+    (nodeArgs: string[] = [], algorithm: JwtAlgorithm = 'ES256') =>
     () =>
-      startPortcullis(s, smtp.port, { nodeArgs });
+      startPortcullis(s, smtp.port, { nodeArgs, env: { JWT_ALGORITHM: algorithm } });
   const base = { connections: s.connections, warmupSeconds: s.warmupSeconds, seconds: s.seconds, timeoutSeconds: 10 };
   const me =
     (tokens: readonly string[], rotate: boolean) =>
@@ -166,9 +185,10 @@ async function main(): Promise<void> {
     rows.push(row);
     return row.result;
   };
-  /** Tokens for `perUser` new sessions of each of these users: no `me` request of a run repeats a session. */
-  const freshTokens = async (users: number[], perUser: number) =>
-    (await addSessions(db, users.map(benchEmail), perUser)).map((x) => mintAccessToken(x.userId, x.sessionId));
+  /** `perUser` new sessions of each of these users (for minted tokens): no `me` request of a run repeats a session. */
+  const freshSessions = (users: number[], perUser: number) => addSessions(db, users.map(benchEmail), perUser);
+  const mint = (signer: Signer, sessions: readonly { userId: string; sessionId: string }[]): string[] =>
+    sessions.map((x) => mintAccessToken(signer, x.userId, x.sessionId));
   /** A note when a run meant to name a new session on every request had to repeat some. */
   const noteRepeats = (results: readonly LoadResult[], tokens: number): void => {
     const sent = Math.max(...results.map((r) => r.sent ?? 0));
@@ -182,56 +202,143 @@ async function main(): Promise<void> {
   // scenario's user has a hash at the configured cost. These tokens all come from `login`, through the API.
   const [cheapHash, costHash] = await Promise.all([benchPasswordHash(4), benchPasswordHash(s.bcryptCost)]);
   log('migrating, seeding and signing in…');
+  const spreadUsers = range(1, Math.min(s.spreadUsers, s.smallUsers));
   const setup = await withTarget(portcullis(), async (t) => {
     await seedUsers(db, s.smallUsers, cheapHash); // the server has migrated the database by now
     await upsertUser(db, LOGIN_EMAIL, costHash);
     const all = (ns: number[]) => loginAll(t.url, ns.map(benchEmail), BENCH_PASSWORD);
     return {
       me: (await login(t.url, benchEmail(1), BENCH_PASSWORD)).accessToken,
-      spread: (await all(range(1, Math.min(s.spreadUsers, s.smallUsers)))).map((x) => x.accessToken),
+      spread: (await all(spreadUsers)).map((x) => x.accessToken),
       refreshWarmup: (await all(range(1, s.connections))).map((x) => x.refreshToken),
       refresh: (await all(range(1, s.connections))).map((x) => x.refreshToken),
     };
   });
-  const tokens: Tokens = {
-    ...setup,
-    fresh: await freshTokens(range(1, s.smallUsers), Math.ceil(s.freshSessions / s.smallUsers)),
-  };
   const machine = describeMachine(await postgresVersion(db), s.bcryptCost);
   const manyLabel = (n: number) => `${thousands(n)} users' tokens in turn`;
+  const tableLabel = (users: number) => `${thousands(users)} users`;
+
+  /**
+   * Issue 16's API keys and introspection, one run each: `me` with API keys as Bearer (read from PostgreSQL on every
+   * request, by design), and POST /oauth/introspect by an ADMIN's key about the spread users' live access tokens.
+   */
+  const tokenRuns = async (accessTokens: readonly string[]): Promise<void> => {
+    const table = tableLabel(await userCount(db)); // before the ADMIN joins (and after it has left again)
+    log('creating API keys…');
+    const keys = await withTarget(portcullis(), async (t) => {
+      await upsertUser(db, ADMIN_EMAIL, cheapHash, ['ADMIN']);
+      const admin = await login(t.url, ADMIN_EMAIL, BENCH_PASSWORD);
+      const owner = await login(t.url, benchEmail(1), BENCH_PASSWORD);
+      const made = {
+        introspector: await createApiKey(t.url, admin.accessToken, 'bench introspection', ['tokens:introspect']),
+        one: await createApiKey(t.url, owner.accessToken, 'bench me', ['self:read']),
+        many: await insertApiKeys(db, spreadUsers.map(benchEmail), ['self:read']),
+      };
+      await outboxDrained(db); // createApiKey's notices: sent by this server, not during a measured run
+      return made;
+    });
+    await run(`\`me\`, 1 API key as Bearer, ${table}`, portcullis(), me([keys.one], false));
+    await run(
+      `\`me\`, ${thousands(keys.many.length)} users' API keys in turn, ${table}`,
+      portcullis(),
+      me(keys.many, true),
+    );
+    await run(
+      `POST /oauth/introspect (an ADMIN's API key), ${thousands(accessTokens.length)} users' ES256 access tokens in turn, ${table}`,
+      portcullis(),
+      (url) => ({
+        ...base,
+        url: new URL('/oauth/introspect', url).href,
+        kind: 'introspect',
+        apiKey: keys.introspector,
+        tokens: accessTokens,
+      }),
+    );
+    await removeUser(db, ADMIN_EMAIL);
+    notes.push(
+      '`me` with an API key reads the key and its owner from PostgreSQL on every request (no cache: a revocation counts at once); ' +
+        `the 1 key was made with createApiKey (scope self:read), the ${thousands(keys.many.length)} written straight into api_keys. ` +
+        "Introspection: an ADMIN's API key (tokens:introspect, made with createApiKey) as Bearer, one form-encoded `token` per " +
+        'request, the spread users\' ES256 access tokens from `login` in turn (answers checked for `"active":true`).',
+    );
+  };
+
+  if (s.only === 'tokens') {
+    await tokenRuns(setup.spread);
+    await db.end();
+    await smtp.close();
+    finish(
+      { machine, rows, checks: generatorCheck(rows), notes: ['BENCH_ONLY=tokens.', ...notes] },
+      'tokens.json',
+      started,
+    );
+    return;
+  }
+
+  log('signing in again with JWT_ALGORITHM=HS256…');
+  const hs256 = await withTarget(portcullis([], 'HS256'), async (t) => ({
+    me: (await login(t.url, benchEmail(1), BENCH_PASSWORD)).accessToken,
+    spread: (await loginAll(t.url, spreadUsers.map(benchEmail), BENCH_PASSWORD)).map((x) => x.accessToken),
+  }));
+  const signer = await es256Signer(db); // made by the first ES256 start
+  const fresh = await freshSessions(range(1, s.smallUsers), Math.ceil(s.freshSessions / s.smallUsers));
+  const tokens: Tokens = {
+    ...setup,
+    fresh: mint(signer, fresh),
+    freshHs256: mint(HS256_SIGNER, fresh),
+    hs256,
+  };
   /** The three `me` variants' row names for a users table of this size. */
-  const meNames = (users: number) => {
-    const table = `${thousands(users)} users`;
+  const meNames = (users: number, algorithm: JwtAlgorithm = 'ES256') => {
+    const table = tableLabel(users);
     return {
-      one: `\`me\`, 1 token, ${table}`,
-      many: `\`me\`, ${manyLabel(tokens.spread.length)}, ${table}`,
-      fresh: `\`me\`, a session not seen before on every request, ${table}`,
+      one: `\`me\` (${algorithm}), 1 token, ${table}`,
+      many: `\`me\` (${algorithm}), ${manyLabel(tokens.spread.length)}, ${table}`,
+      fresh: `\`me\` (${algorithm}), a session not seen before on every request, ${table}`,
     };
   };
 
   // Issue 13's comparison: baselines and `me` interleaved, round after round; the rows are the medians.
-  const small = meNames(await userCount(db));
-  const profiled = (name: string) => (round: number) =>
-    portcullis(
-      s.profile ? ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', `me-${name}-r${round}.cpuprofile`] : [],
-    );
+  const smallUsers = await userCount(db);
+  const small = meNames(smallUsers);
+  const smallHs256 = meNames(smallUsers, 'HS256');
+  const profiled =
+    (name: string, algorithm: JwtAlgorithm = 'ES256') =>
+    (round: number) =>
+      portcullis(
+        s.profile
+          ? ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', `me-${name}-r${round}.cpuprofile`]
+          : [],
+        algorithm,
+      );
+  // The baselines verify HS256 only: they get the HS256 server's token for user 1.
   const baseline = (kind: Baseline) => () => () => startBaseline(s, kind);
   const standalone: Contender = {
     name: 'bare Apollo 5 standalone `me` (startStandaloneServer, JWT verified in context, constant answer)',
     start: baseline('standalone'),
-    spec: me([tokens.me], false),
+    spec: me([tokens.hs256.me], false),
   };
   const oneToken: Contender = { name: small.one, start: profiled('1-token'), spec: me([tokens.me], false) };
+  const oneTokenHs256: Contender = {
+    name: smallHs256.one,
+    start: profiled('1-token-hs256', 'HS256'),
+    spec: me([tokens.hs256.me], false),
+  };
   const express: Contender = {
     name: 'bare Apollo 5 on Express 5 `me` (the old baseline: JWT verified, constant answer)',
     start: baseline('express'),
-    spec: me([tokens.me], false),
+    spec: me([tokens.hs256.me], false),
   };
   const manyUsers: Contender = { name: small.many, start: profiled('many-users'), spec: me(tokens.spread, true) };
+  const manyUsersHs256: Contender = {
+    name: smallHs256.many,
+    start: profiled('many-users-hs256', 'HS256'),
+    spec: me(tokens.hs256.spread, true),
+  };
   const apolloPg: Contender = {
-    name: 'naive peer: Apollo 5 standalone + one pg prepared-statement user lookup per request (next row’s tokens)',
+    name: 'naive peer: Apollo 5 standalone + one pg prepared-statement user lookup per request (next row’s sessions, HS256 tokens)',
     start: baseline('apollo-pg'),
-    spec: me(tokens.fresh, true),
+    spec: me(tokens.freshHs256, true),
   };
   const newSession: Contender = {
     name: small.fresh,
@@ -239,7 +346,16 @@ async function main(): Promise<void> {
     spec: me(tokens.fresh, true),
   };
   // Baseline, Portcullis, baseline, Portcullis…; BENCH_ONLY=me leaves out the old Express baseline to save time.
-  const contenders = [standalone, oneToken, ...(s.only === 'me' ? [] : [express]), manyUsers, apolloPg, newSession];
+  const contenders = [
+    standalone,
+    oneToken,
+    oneTokenHs256,
+    ...(s.only === 'me' ? [] : [express]),
+    manyUsers,
+    manyUsersHs256,
+    apolloPg,
+    newSession,
+  ];
   const byContender = await interleave(contenders, s.rounds, measure);
   const medians = contenders.map((c, i) => medianRow(c.name, byContender[i]!));
   rows.push(...medians);
@@ -251,9 +367,20 @@ async function main(): Promise<void> {
     oneToken: of(oneToken),
     manyUsers: of(manyUsers),
     newSession: of(newSession),
+    oneTokenHs256: of(oneTokenHs256),
+    manyUsersHs256: of(manyUsersHs256),
   };
   notes.push(
     `The first ${contenders.length} rows are ${s.rounds > 1 ? `medians of ${s.rounds} interleaved rounds (each round in the JSON's \`rounds\`)` : 'one round'}, each run against a fresh server: ${s.warmupSeconds} s warm-up + ${s.seconds} s measured.`,
+  );
+  notes.push(
+    'Portcullis runs with JWT_ALGORITHM=ES256 (a new install’s default; tokens from its `login`, the “not seen before” ones ' +
+      'minted with its active signing key) but for the rows marked HS256 (JWT_ALGORITHM=HS256, tokens from that server’s ' +
+      '`login`). The bare Apollo baselines, standalone and on Express, and the Apollo + pg peer verify HS256 JWTs with a ' +
+      'KeyObject (bench/bare-jwt.ts), as before issue 16: they get the HS256 row’s token, and the peer the next row’s ' +
+      'sessions as HS256 tokens. Portcullis ' +
+      'keeps verified claims per token until expiry (LRU of 20,000), so the 1-token and 1,000-token runs check each ' +
+      'signature once; the “not seen before” run checks an ES256 signature on every request.',
   );
   noteRepeats(
     byContender[contenders.indexOf(newSession)]!.map((r) => r.result),
@@ -272,6 +399,8 @@ async function main(): Promise<void> {
     finish({ machine, rows, rounds, checks, notes: ['BENCH_ONLY=me.', ...notes] }, 'me.json', started);
     return;
   }
+
+  await tokenRuns(tokens.spread);
 
   const refresh = await run('`refresh` (own session per connection, chained)', portcullis(), (url) => ({
     ...base,
@@ -310,7 +439,7 @@ async function main(): Promise<void> {
   const largeSpread = await withTarget(portcullis(), (t) =>
     loginAll(t.url, pickUsers(tokens.spread.length, s.largeUsers).map(benchEmail), BENCH_PASSWORD),
   );
-  const largeFresh = await freshTokens(pickUsers(s.freshSessions, s.largeUsers), 1);
+  const largeFresh = mint(signer, await freshSessions(pickUsers(s.freshSessions, s.largeUsers), 1));
   // One round each: compared with the small table's medians.
   const large = meNames(await userCount(db));
   const largeMany = largeSpread.map((x) => x.accessToken);

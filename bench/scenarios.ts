@@ -6,7 +6,7 @@ export const REFRESH_MUTATION = 'mutation($t: String!) { refresh(refreshToken: $
 export const LOGIN_MUTATION = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
 
 interface LoadBase {
-  /** http://127.0.0.1:PORT/graphql */
+  /** http://127.0.0.1:PORT/graphql (introspection: http://127.0.0.1:PORT/oauth/introspect) */
   readonly url: string;
   readonly connections: number;
   /** Seconds of load whose numbers are thrown away (JIT, pools, caches) before the measured run. */
@@ -50,7 +50,18 @@ export interface SoakLoad extends LoadBase {
   readonly password: string;
 }
 
-export type LoadSpec = MeLoad | RefreshLoad | LoginLoad | SoakLoad;
+/**
+ * POST /oauth/introspect: every request authenticates with the same API key (Bearer) and asks about the next access
+ * token of `tokens` (form field `token`), in turn; a right answer says `"active":true`.
+ */
+export interface IntrospectLoad extends LoadBase {
+  readonly kind: 'introspect';
+  /** The caller's API key, with tokens:introspect. */
+  readonly apiKey: string;
+  readonly tokens: readonly string[];
+}
+
+export type LoadSpec = MeLoad | RefreshLoad | LoginLoad | SoakLoad | IntrospectLoad;
 
 export interface Latency {
   readonly mean: number;

@@ -17,10 +17,13 @@ function num(name: string, def: number): number {
   return n;
 }
 
-function only(): 'soak' | 'me' | null {
+export type Only = 'soak' | 'me' | 'tokens';
+
+function only(): Only | null {
   const raw = process.env.BENCH_ONLY?.trim();
   if (!raw) return null;
-  if (raw !== 'soak' && raw !== 'me') throw new Error(`BENCH_ONLY can only be "soak" or "me", got "${raw}"`);
+  if (raw !== 'soak' && raw !== 'me' && raw !== 'tokens')
+    throw new Error(`BENCH_ONLY can only be "soak", "me" or "tokens", got "${raw}"`);
   return raw;
 }
 
@@ -49,8 +52,11 @@ export interface Settings {
   readonly soakAttempts: number;
   /** Real logins and real requestOtp calls timed on the fresh server, and again after the soak. */
   readonly soakProbes: number;
-  /** BENCH_ONLY=soak: seed the users and run only the soak; BENCH_ONLY=me: only the baselines and `me` rounds. */
-  readonly only: 'soak' | 'me' | null;
+  /**
+   * BENCH_ONLY=soak: seed the users and run only the soak; BENCH_ONLY=me: only the baselines and `me` rounds (ES256
+   * and HS256); BENCH_ONLY=tokens: only the API-key `me` runs and introspection.
+   */
+  readonly only: Only | null;
 }
 
 export function readSettings(): Settings {
@@ -82,9 +88,14 @@ export function defaultLimitsEnv(): Record<string, string> {
   return Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, d.value]));
 }
 
+/** How Portcullis signs access tokens in a run (JWT_ALGORITHM); serverEnv says ES256, a new install's default. */
+export type JwtAlgorithm = 'ES256' | 'HS256';
+
 /**
  * Production mode (the honest one: production's checks, headers and error handling) with logs at warn, so
- * per-request log lines do not dominate, and every request limit far above what the load reaches.
+ * per-request log lines do not dominate, and every request limit far above what the load reaches. JWT_ALGORITHM is
+ * explicit (ES256, the default of a new install; a database given with DATABASE_URL could otherwise be taken for an
+ * existing HS256 install): the HS256 runs override it.
  */
 export function serverEnv(settings: Settings, port: number, smtpPort: number): Record<string, string> {
   const limits = Object.fromEntries(LIMIT_DEFAULTS.map((d) => [d.variable, '1000000/1s']));
@@ -93,6 +104,7 @@ export function serverEnv(settings: Settings, port: number, smtpPort: number): R
     PORT: String(port),
     DATABASE_URL: settings.databaseUrl,
     JWT_SECRET: BENCH_JWT_SECRET,
+    JWT_ALGORITHM: 'ES256' satisfies JwtAlgorithm,
     DATA_ENCRYPTION_KEYS: BENCH_DATA_KEYS,
     METRICS_TOKEN: BENCH_METRICS_TOKEN,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,

@@ -3,12 +3,14 @@
 // `tsc` carries it into dist/bench with the rest.
 //
 // init(args), after wrk's args[0] (the URL): [1] mode, [2] body file, [3] tokens file ('-' for none), [4] expected
-// substring, [5] forbidden substring ('-' for none), [6] number (rotate: first token index; count: answers to stop
-// after), [7] the load CPU (-1 unknown), [8] USER_HZ. Modes:
+// substring, [5] forbidden substring ('-' for none), [6] number (rotate, cycle: first token index; count: answers to
+// stop after), [7] the load CPU (-1 unknown), [8] USER_HZ, [9] a file with a fixed Authorization value ('-' for none;
+// static and cycle), [10] the Content-Type ('-': application/json). Modes:
 //   static  one request for every connection (Authorization from the tokens file's only line, if any): wrk's fast path
 //   rotate  each request takes the next token of the file, from the given index, as its bearer token
 //   chain   refresh: a pool of tokens; each request takes one, each answer gives its successor back
 //   count   each request puts a new number into the body (where @@VALUE@@ is); stops after that many answers
+//   cycle   each request puts the next token of the file, from the given index, into the body (where @@VALUE@@ is)
 // Counters are globals, not locals: the main state's done() reads them from the thread's state (thread:get).
 export const PLACEHOLDER = '@@VALUE@@';
 export const RESULT_MARK = 'PORTCULLIS_WRK_RESULT ';
@@ -64,12 +66,30 @@ function init(args)
       if line ~= "" then tokens[#tokens + 1] = line end
     end
   end
+  local content_type = (args[10] and args[10] ~= "-") and args[10] or "application/json"
+  local authorization = (args[9] and args[9] ~= "-") and slurp(args[9]) or nil
   local start = "POST " .. wrk.path .. " HTTP/1.1\\r\\nHost: " .. wrk.headers["Host"] ..
-    "\\r\\nContent-Type: application/json\\r\\n"
+    "\\r\\nContent-Type: " .. content_type .. "\\r\\n"
   if mode == "static" then
     wrk.method, wrk.body = "POST", body
-    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Content-Type"] = content_type
     if tokens[1] then wrk.headers["Authorization"] = "Bearer " .. tokens[1] end
+    if authorization then wrk.headers["Authorization"] = authorization end
+  elseif mode == "cycle" then
+    local at = assert(body:find("${PLACEHOLDER}", 1, true), "no placeholder in the body")
+    head = start .. (authorization and ("Authorization: " .. authorization .. "\\r\\n") or "") .. "Content-Length: "
+    body_head, body_tail = body:sub(1, at - 1), body:sub(at + ${PLACEHOLDER.length})
+    next_token = number % #tokens + 1
+    request = function()
+      local t = tokens[next_token]
+      if verified then
+        next_token = next_token % #tokens + 1
+        sent = sent + 1
+      end
+      verified = true
+      local b = body_head .. t .. body_tail
+      return head .. #b .. "\\r\\n\\r\\n" .. b
+    end
   elseif mode == "rotate" then
     head = start .. "Content-Length: " .. #body .. "\\r\\nAuthorization: Bearer "
     tail = "\\r\\n\\r\\n" .. body

@@ -22,14 +22,18 @@ export interface WrkRun {
   /** Whole seconds (wrk takes no fractions); with `amount`, only an upper bound. */
   readonly seconds: number;
   readonly timeoutSeconds: number;
-  readonly mode: 'static' | 'rotate' | 'chain' | 'count';
-  /** The JSON body; for chain and count, with PLACEHOLDER where the token or number goes. */
+  readonly mode: 'static' | 'rotate' | 'chain' | 'count' | 'cycle';
+  /** The body (JSON unless `contentType` says otherwise); for chain, count and cycle, with PLACEHOLDER where the token or number goes. */
   readonly body: string;
+  /** Content-Type of every request; application/json when absent. */
+  readonly contentType?: string;
+  /** A fixed Authorization header value for every request (static and cycle), e.g. `Bearer <API key>`. */
+  readonly authorization?: string;
   readonly tokens?: readonly string[];
   /** A 2xx answer is right when it holds `expect` and not `forbid`. */
   readonly expect: string;
   readonly forbid?: string;
-  /** rotate: index of the first token (to go on where a warm-up stopped). */
+  /** rotate, cycle: index of the first token (to go on where a warm-up stopped). */
   readonly offset?: number;
   /** count: stop after this many answers. */
   readonly amount?: number;
@@ -107,6 +111,8 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
   const script = file('script.lua', WRK_SCRIPT);
   const body = file('body.json', run.body);
   const tokens = run.tokens ? file('tokens', `${run.tokens.join('\n')}\n`) : '-';
+  // A secret too (an API key): in a file like the tokens, never on the command line.
+  const authorization = run.authorization === undefined ? '-' : file('authorization', run.authorization);
   const number = run.mode === 'count' ? (run.amount ?? 0) : (run.offset ?? 0);
   const seconds = Math.max(1, Math.round(run.seconds));
   const args = [
@@ -126,6 +132,8 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
     String(number),
     String(pinnedCpu()),
     String(HZ),
+    authorization,
+    run.contentType ?? '-',
   ];
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -141,7 +149,7 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
     child.once('close', resolve);
   });
   running.delete(child);
-  for (const path of [script, body, tokens]) if (path !== '-') rmSync(path, { force: true });
+  for (const path of [script, body, tokens, authorization]) if (path !== '-') rmSync(path, { force: true });
   const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
   if (code !== 0 || line === undefined)
     throw new Error(`wrk failed (exit ${code}):\n${stdout}\n${stderr.replace(AMOUNT_MARK, '').trim()}`);
