@@ -6,12 +6,12 @@
 // The app listens on a port it picks, and PUBLIC_URL must name it before the app starts: a front door (a TCP
 // pass-through, as a load balancer would be) listens first, its origin becomes PUBLIC_URL, and it forwards every
 // connection to the app once that listens.
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser } from 'playwright-core';
 import { silentLogger } from '../src/common/logger';
 import { loadConfig } from '../src/config/config';
 import { createServer } from '../src/server/create-server';
+import { startFrontDoor, type FrontDoor } from './helpers/front-door';
 import { hasChromium, launchChromium } from './helpers/browser';
 import { graphqlClient, type GraphQLClient } from './helpers/client';
 import { AUTH_FIELDS, login, signUp, uniqueEmail, type Tokens } from './helpers/flows';
@@ -62,44 +62,13 @@ interface MfaRequired {
 // The app behind its front door, the browser, and the devices each test opens.
 
 let app: TestApp;
-let front: Awaited<ReturnType<typeof startFrontDoor>>;
+let front: FrontDoor;
 let browser: Browser;
 /** The app's page at PUBLIC_URL: http://localhost:PORT/healthz. */
 let pageUrl: string;
 /** PUBLIC_URL's origin, which the ceremonies' client data name. */
 let origin: string;
 const devices: PasskeyDevice[] = [];
-
-/** A TCP pass-through on a port of its own, to `target.port` once that is set. */
-async function startFrontDoor() {
-  const target = { port: 0 };
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
-  const server = createTcpServer((client) => {
-    const upstream = connect(target.port, '127.0.0.1');
-    track(client);
-    track(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end);
-    upstream.on('error', end);
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://localhost:${(server.address() as AddressInfo).port}`,
-    target,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /**
  * Another instance of the server on the app's database (its users, tokens and SMTP server), configured with `env`
@@ -223,7 +192,7 @@ async function passkeyLoginFailures(): Promise<number> {
 
 inBrowser('passkeys in Chromium against Portcullis', () => {
   beforeAll(async () => {
-    front = await startFrontDoor();
+    front = await startFrontDoor('localhost');
     [app, browser] = await Promise.all([startTestApp({ env: { PUBLIC_URL: front.origin } }), launchChromium()]);
     front.target.port = Number(new URL(app.url).port);
     origin = front.origin;

@@ -4,9 +4,10 @@
 // which redirects to the page with a one-time code; the page completes the sign-in and shows `me`. Once with a page
 // script of its own, once with the example client (examples/client) bundled for the browser.
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page, Request } from 'playwright-core';
 import { VERIFIER_KEY as CLIENT_VERIFIER_KEY } from '../examples/client/social-sign-in';
+import { startFrontDoor, type FrontDoor } from './helpers/front-door';
 import { hasChromium, launchChromium, recordProblems } from './helpers/browser';
 import { bundleForBrowser } from './helpers/bundle-client';
 import { uniqueEmail } from './helpers/flows';
@@ -153,43 +154,8 @@ async function startPageServer(api: { url: string }, bundle: string): Promise<{ 
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-/**
- * PUBLIC_URL, as a front door (like a load balancer) that passes every connection on to the app: its port is known
- * before the provider starts, which must know the callback URL, and before the app starts, which must know the
- * provider's issuer. Its target is set once the app listens.
- */
-async function startFrontDoor(): Promise<{ origin: string; target: { port: number }; close(): Promise<void> }> {
-  const target = { port: 0 };
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
-  const server = createTcpServer((client) => {
-    const upstream = connect(target.port, '127.0.0.1');
-    track(client);
-    track(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end);
-    upstream.on('error', end);
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    target,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
 let pages: { server: Server; origin: string };
-let front: Awaited<ReturnType<typeof startFrontDoor>>;
+let front: FrontDoor;
 let provider: TestProvider;
 let app: TestApp;
 let browser: Browser | undefined;
@@ -197,7 +163,7 @@ const api = { url: '' };
 
 beforeAll(async () => {
   pages = await startPageServer(api, await bundleClient());
-  front = await startFrontDoor();
+  front = await startFrontDoor('127.0.0.1');
   [provider, browser] = await Promise.all([
     startTestProvider([fixtureClient('acme', front.origin)]),
     withChromium ? launchChromium() : undefined,

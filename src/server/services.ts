@@ -158,8 +158,6 @@ export function createServices(
     mfa,
     tickets,
     passkeys,
-    passwords,
-    lockout,
     sessions,
     audit,
   });

@@ -250,23 +250,7 @@ export class AuthService {
     newPassword: string,
     client: ClientInfo,
   ): Promise<boolean> {
-    assertPasswordLength(currentPassword, 'currentPassword');
-    const user = await em.findOne(User, principal.user.id);
-    if (user === null) throw new UnauthenticatedError();
-    // The login protections: the account's lockout counts these guesses too, and each is audited.
-    await this.deps.lockout.check(em, user.email);
-    if (!(await this.deps.passwords.verify(currentPassword, user.passwordHash))) {
-      this.deps.audit.record(em, client, {
-        type: AuditEventType.LOGIN_FAILED,
-        actorUserId: user.id,
-        subjectUserId: user.id,
-        email: user.email,
-        method: SignInMethod.PASSWORD,
-        reason: FailureReason.WRONG_CURRENT_PASSWORD,
-      });
-      await em.flush();
-      throw new InvalidCredentialsError();
-    }
+    const user = await this.checkCurrentPassword(em, principal.user.id, currentPassword, 'currentPassword', client);
     assertPasswordPolicy(newPassword, 'newPassword', {
       email: user.email,
       fullName: user.fullName,
@@ -284,6 +268,34 @@ export class AuthService {
       });
     });
     return true;
+  }
+
+  /**
+   * The signed-in user's password again (changePassword, reauthenticate), with the login protections: the account's
+   * lockout counts these guesses too, and each wrong one is audited. INVALID_CREDENTIALS when it is wrong.
+   */
+  async checkCurrentPassword(
+    em: EntityManager,
+    userId: string,
+    password: string,
+    field: string,
+    client: ClientInfo,
+  ): Promise<User> {
+    assertPasswordLength(password, field);
+    const user = await em.findOne(User, userId);
+    if (user === null) throw new UnauthenticatedError();
+    await this.deps.lockout.check(em, user.email);
+    if (await this.deps.passwords.verify(password, user.passwordHash)) return user;
+    this.deps.audit.record(em, client, {
+      type: AuditEventType.LOGIN_FAILED,
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      email: user.email,
+      method: SignInMethod.PASSWORD,
+      reason: FailureReason.WRONG_CURRENT_PASSWORD,
+    });
+    await em.flush();
+    throw new InvalidCredentialsError();
   }
 
   async refresh(em: EntityManager, refreshToken: string | null | undefined, client: ClientInfo): Promise<AuthPayload> {

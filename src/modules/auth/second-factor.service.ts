@@ -7,20 +7,17 @@ import { normalizeEmail } from '../../common/email';
 import { AccountDisabledError, BadUserInputError, InvalidCredentialsError, InvalidOtpError } from '../../common/errors';
 import { failure, success, unwrap } from '../../common/outcome';
 import type { ClientInfo, Principal } from '../../common/request-context';
-import { AuditEventType, FailureReason, SignInMethod } from '../audit/audit-event-type';
+import { AuditEventType, SignInMethod } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
 import type { MfaTicketService } from '../mfa/mfa-tickets.service';
 import { proofOf, type MfaService, type SecondFactorProof } from '../mfa/mfa.service';
 import type { Ceremony, PasskeyService } from '../mfa/passkeys.service';
 import { CeremonyPurpose } from '../mfa/webauthn-challenge.entity';
 import { MfaFactorType } from '../mfa/mfa-factor-type';
-import { assertPasswordLength } from '../passwords/password-policy';
-import type { PasswordService } from '../passwords/password.service';
 import type { SessionService } from '../sessions/session.service';
 import { User } from '../users/user.entity';
 import type { AuthService } from './auth.service';
 import type { AuthPayload } from './auth.types';
-import type { LockoutService } from './lockout.service';
 import { passkeyMethods, type SignInGate } from './sign-in-gate';
 
 export interface SecondFactorDeps {
@@ -30,8 +27,6 @@ export interface SecondFactorDeps {
   readonly mfa: MfaService;
   readonly tickets: MfaTicketService;
   readonly passkeys: PasskeyService;
-  readonly passwords: PasswordService;
-  readonly lockout: LockoutService;
   readonly sessions: SessionService;
   readonly audit: AuditService;
 }
@@ -134,7 +129,7 @@ export class SecondFactorService {
     let methods: AuthMethod[];
     let label: string;
     if (typeof args.password === 'string') {
-      await this.checkPassword(em, userId, args.password, client);
+      await this.deps.auth.checkCurrentPassword(em, userId, args.password, 'password', client);
       methods = ['pwd'];
       label = 'password';
     } else {
@@ -177,23 +172,5 @@ export class SecondFactorService {
       amr: methods,
       authTime,
     });
-  }
-
-  /** The password of the signed-in user, with the login protections (lockout, audit) as changePassword has them. */
-  private async checkPassword(em: EntityManager, userId: string, password: string, client: ClientInfo): Promise<void> {
-    assertPasswordLength(password, 'password');
-    const user = await em.findOneOrFail(User, userId);
-    await this.deps.lockout.check(em, user.email);
-    if (await this.deps.passwords.verify(password, user.passwordHash)) return;
-    this.deps.audit.record(em, client, {
-      type: AuditEventType.LOGIN_FAILED,
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      email: user.email,
-      method: SignInMethod.PASSWORD,
-      reason: FailureReason.WRONG_CURRENT_PASSWORD,
-    });
-    await em.flush();
-    throw new InvalidCredentialsError('Wrong password');
   }
 }
