@@ -8,6 +8,11 @@ export const AUTH_METHODS: readonly AuthMethod[] = ['pwd', 'otp', 'hwk', 'user',
 
 export type Acr = 'aal1' | 'aal2';
 
+/** What a passkey proves: possession (`hwk`), and with user verification (biometrics, PIN) the user too (`user`). */
+export function passkeyMethods(userVerified: boolean): AuthMethod[] {
+  return userVerified ? ['hwk', 'user'] : ['hwk'];
+}
+
 /** Two factors (`mfa`), or a passkey with user verification (`hwk` and `user`), are level 2; anything else 1. */
 export function acrOf(amr: readonly string[]): Acr {
   return amr.includes('mfa') || (amr.includes('hwk') && amr.includes('user')) ? 'aal2' : 'aal1';

@@ -1,7 +1,7 @@
 // The sign-in flows of second factors and passkeys: finishing an MFA ticket (verifyMfa), a passkey as the first
 // factor, and reauthenticate — proving the user again inside the current session, for step-up.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { AuthMethod } from '../../common/assurance';
+import { passkeyMethods, type AuthMethod } from '../../common/assurance';
 import type { Clock } from '../../common/clock';
 import { normalizeEmail } from '../../common/email';
 import { AccountDisabledError, BadUserInputError, InvalidCredentialsError, InvalidOtpError } from '../../common/errors';
@@ -18,7 +18,7 @@ import type { SessionService } from '../sessions/session.service';
 import { User } from '../users/user.entity';
 import type { AuthService } from './auth.service';
 import type { AuthPayload } from './auth.types';
-import { passkeyMethods, type SignInGate } from './sign-in-gate';
+import type { SignInGate } from './sign-in-gate';
 
 export interface SecondFactorDeps {
   readonly clock: Clock;

@@ -18,7 +18,7 @@ import type { User } from '../users/user.entity';
 import { toUserView } from '../users/user.types';
 import type { AuthPayload } from './auth.types';
 
-/** The RFC 8176 methods each first factor records (a passkey's depend on user verification: passkeyMethods). */
+/** The RFC 8176 methods each first factor records (a passkey's depend on user verification: common/assurance.ts passkeyMethods). */
 export const FIRST_FACTOR_METHODS: Readonly<
   Record<Exclude<SignInMethod, SignInMethod.PASSKEY>, readonly AuthMethod[]>
 > = {
@@ -26,10 +26,6 @@ export const FIRST_FACTOR_METHODS: Readonly<
   CODE: ['email'],
   PROVIDER: ['fed'],
 };
-
-export function passkeyMethods(userVerified: boolean): AuthMethod[] {
-  return userVerified ? ['hwk', 'user'] : ['hwk'];
-}
 
 /** A session opened, or the MFA_REQUIRED error to throw once the transaction that made its ticket commits. */
 export type Opened = { readonly issued: IssuedSession } | { readonly mfaRequired: MfaRequiredError };

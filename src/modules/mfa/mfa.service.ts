@@ -3,7 +3,7 @@
 import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
 import type { KeyObject } from 'node:crypto';
 import { toString as qrSvg } from 'qrcode';
-import type { AuthMethod } from '../../common/assurance';
+import { passkeyMethods, type AuthMethod } from '../../common/assurance';
 import type { Clock } from '../../common/clock';
 import { BadUserInputError, InvalidOtpError, RateLimitedError } from '../../common/errors';
 import type { ClientInfo } from '../../common/request-context';
@@ -249,7 +249,7 @@ export class MfaService {
     });
     if (assertion === null || assertion.factor.user.id !== userId) return null;
     return {
-      methods: assertion.userVerified ? ['hwk', 'user'] : ['hwk'],
+      methods: passkeyMethods(assertion.userVerified),
       label: `passkey ${assertion.factor.id}`,
     };
   }

@@ -67,7 +67,7 @@ export class AccessTokenService {
 
   /**
    * The token's claims, or UNAUTHENTICATED for anything malformed, expired, mistyped or mis-signed. A well-formed
-   * token whose kid no published key has is refused too (`unknownKid` says so, for a reload of the keys).
+   * token whose kid no published key has is refused with UnknownKeyError (`withKid`: a reload of the keys may help).
    */
   verify(token: string): AccessClaims {
     const now = epochSeconds(this.clock.now());
@@ -82,7 +82,7 @@ export class AccessTokenService {
         algorithms: [found.algorithm],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
-        clockTimestamp: epochSeconds(this.clock.now()),
+        clockTimestamp: now,
         complete: true,
       });
     } catch (err) {
