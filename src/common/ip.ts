@@ -42,3 +42,20 @@ function formsOf(ip: string): { canonical: string; key: string } {
   }
   return found;
 }
+
+/**
+ * The network an address belongs to, as a person reads it: IPv4 by its /24 (`203.0.113.0/24`), IPv6 by its /48
+ * (`2001:db8:1::/48`), the size a home or office line is usually given; `unknown` without an address.
+ */
+export function networkPrefix(ip: string | null | undefined): string {
+  const canonical = canonicalIp(ip);
+  if (canonical === null) return 'unknown';
+  try {
+    const address = ipaddr.parse(canonical);
+    const bits = address.kind() === 'ipv4' ? 24 : 48;
+    const bytes = address.toByteArray().map((b, i) => (i * 8 >= bits ? 0 : b));
+    return `${ipaddr.fromByteArray(bytes).toString()}/${bits}`;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -98,6 +98,20 @@ export const LIMIT_DEFAULTS: readonly LimitDefault[] = [
     variable: 'RATE_LIMIT_CHANGE_PASSWORD_IP',
     value: '10/15m',
   },
+  {
+    name: 'request-email-change-ip',
+    operation: 'requestEmailChange',
+    by: 'ip',
+    variable: 'RATE_LIMIT_REQUEST_EMAIL_CHANGE_IP',
+    value: '10/1h',
+  },
+  {
+    name: 'confirm-email-change-ip',
+    operation: 'confirmEmailChange',
+    by: 'ip',
+    variable: 'RATE_LIMIT_CONFIRM_EMAIL_CHANGE_IP',
+    value: '10/10m',
+  },
 ];
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };

@@ -16,6 +16,7 @@ import { MfaTicket } from './mfa/mfa-ticket.entity';
 import { WebAuthnChallenge } from './mfa/webauthn-challenge.entity';
 import { SigningKey } from './signing-keys/signing-key.entity';
 import { ApiKey } from './api-keys/api-key.entity';
+import { KnownDevice } from './devices/known-device.entity';
 
 export const ENTITIES = [
   User,
@@ -35,4 +36,5 @@ export const ENTITIES = [
   WebAuthnChallenge,
   SigningKey,
   ApiKey,
+  KnownDevice,
 ];

@@ -17,6 +17,7 @@ import { MfaUserResolver } from '../modules/mfa/mfa-user.resolver';
 import { SecondFactorResolver } from '../modules/auth/second-factor.resolver';
 import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
 import { SigningKeyResolver } from '../modules/signing-keys/signing-key.resolver';
+import { AccountResolver } from '../modules/account/account.resolver';
 
 export const RESOLVERS = [
   [AuthResolver, (s: Services) => new AuthResolver(s.auth)],
@@ -30,6 +31,7 @@ export const RESOLVERS = [
   [SecondFactorResolver, (s: Services) => new SecondFactorResolver(s.secondFactor)],
   [ApiKeyResolver, (s: Services) => new ApiKeyResolver(s.apiKeys)],
   [SigningKeyResolver, (s: Services) => new SigningKeyResolver(s.keyRing, s.audit)],
+  [AccountResolver, (s: Services) => new AccountResolver(s.emailChange, s.accountDeletion, s.clock)],
 ] as const;
 
 /** The contract calls the timestamp scalar `DateTime`: ISO 8601 strings with a time zone. */

@@ -28,6 +28,8 @@ import { PasskeyService } from '../modules/mfa/passkeys.service';
 import { deriveKey } from '../common/crypto';
 import { KeyRing } from '../modules/signing-keys/key-ring';
 import { ApiKeyService } from '../modules/api-keys/api-key.service';
+import { EmailChangeService } from '../modules/account/email-change.service';
+import { AccountDeletionService } from '../modules/account/account-deletion.service';
 
 export interface Services {
   readonly auth: AuthService;
@@ -47,6 +49,8 @@ export interface Services {
   readonly apiKeys: ApiKeyService;
   readonly passkeys: PasskeyService;
   readonly secondFactor: SecondFactorService;
+  readonly emailChange: EmailChangeService;
+  readonly accountDeletion: AccountDeletionService;
   /** Ends the password hashing threads. */
   close(): Promise<void>;
 }
@@ -104,7 +108,7 @@ export function createServices(
     },
     clock,
   );
-  const outbox = new OutboxService(keys.sealer, afterCommit);
+  const outbox = new OutboxService(keys.sealer, afterCommit, config.appName);
   const passwords = new PasswordService(config.bcryptCost);
   const identities = new IdentityService(clock, otp, audit, outbox, sessions, config.socialSignIn.providers);
   const passkeys = new PasskeyService(config.mfa, clock, deriveKey(config.jwtSecret, 'passkey-decoy'));
@@ -119,7 +123,7 @@ export function createServices(
     appName: config.appName,
   });
   const tickets = new MfaTicketService(clock, mfa, passkeys, audit);
-  const gate = new SignInGate({ clock, sessions, accessTokens, audit, mfa, tickets });
+  const gate = new SignInGate({ clock, sessions, accessTokens, audit, mfa, tickets, outbox });
   const lockout = new LockoutService(clock, audit);
   const auth = new AuthService({
     clock,
@@ -177,6 +181,8 @@ export function createServices(
     apiKeys,
     passkeys,
     secondFactor,
+    emailChange: new EmailChangeService({ clock, otp, outbox, audit, sessions }),
+    accountDeletion: new AccountDeletionService(sessions, audit, outbox),
     close: () => passwords.close(),
   };
 }

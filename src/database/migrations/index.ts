@@ -12,6 +12,7 @@ import { Migration20261206110000_identities } from './migration-20261206110000-i
 import { Migration20261206120000_sessionAssurance } from './migration-20261206120000-session-assurance';
 import { Migration20261206130000_secondFactors } from './migration-20261206130000-second-factors';
 import { Migration20261206140000_signingKeysApiKeys } from './migration-20261206140000-signing-keys-api-keys';
+import { Migration20261206150000_accountLifecycle } from './migration-20261206150000-account-lifecycle';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
@@ -25,4 +26,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261206120000-session-assurance', class: Migration20261206120000_sessionAssurance },
   { name: 'migration-20261206130000-second-factors', class: Migration20261206130000_secondFactors },
   { name: 'migration-20261206140000-signing-keys-api-keys', class: Migration20261206140000_signingKeysApiKeys },
+  { name: 'migration-20261206150000-account-lifecycle', class: Migration20261206150000_accountLifecycle },
 ];

@@ -13,6 +13,7 @@ import type { SessionService } from '../sessions/session.service';
 import { User } from '../users/user.entity';
 import type { ClientInfo } from '../../common/request-context';
 import { UUID, checkSearchText } from '../../common/validation';
+import { assertAnotherActiveAdmin, lockAdmins } from './last-admin';
 
 export interface UserFilterInput {
   readonly email?: string | null;
@@ -70,7 +71,7 @@ export class UserAdminService {
       await lockAdmins(tx);
       const user = await this.mustFind(tx, userId);
       if (user.roles.includes(Role.ADMIN) && !wanted.includes(Role.ADMIN) && user.active) {
-        await this.assertAnotherActiveAdmin(tx, user.id, 'roles', 'the last active ADMIN cannot lose ADMIN');
+        await assertAnotherActiveAdmin(tx, user.id, 'roles', 'the last active ADMIN cannot lose ADMIN');
       }
       const before = [...user.roles].sort().join(',');
       user.roles = wanted;
@@ -93,7 +94,7 @@ export class UserAdminService {
       await lockAdmins(tx);
       const user = await this.mustFind(tx, userId);
       if (!active && user.active && user.roles.includes(Role.ADMIN)) {
-        await this.assertAnotherActiveAdmin(tx, user.id, 'active', 'the last active ADMIN cannot be deactivated');
+        await assertAnotherActiveAdmin(tx, user.id, 'active', 'the last active ADMIN cannot be deactivated');
       }
       if (user.active !== active) {
         user.active = active;
@@ -180,19 +181,4 @@ export class UserAdminService {
     if (user === null) throw new BadUserInputError('userId', ['no user has this id']);
     return user;
   }
-
-  private async assertAnotherActiveAdmin(
-    em: EntityManager,
-    exceptId: string,
-    field: string,
-    reason: string,
-  ): Promise<void> {
-    const others = await em.count(User, { id: { $ne: exceptId }, active: true, roles: { $contains: [Role.ADMIN] } });
-    if (others === 0) throw new BadUserInputError(field, [reason]);
-  }
-}
-
-/** Serialises changes that could remove the last admin (two admins demoting each other at once). */
-async function lockAdmins(tx: EntityManager): Promise<void> {
-  await tx.execute("select pg_advisory_xact_lock(hashtext('portcullis:admins'))");
 }

@@ -4,6 +4,7 @@ import type { AuditEventType, FailureReason, SignInMethod } from './audit-event-
 
 @Entity({ tableName: 'audit_events' })
 @Index({ properties: ['subjectUserId', 'createdAt'] })
+@Index({ properties: ['actorUserId'] })
 @Index({ properties: ['type', 'createdAt'] })
 @Index({ properties: ['createdAt'] })
 @Index({ properties: ['email', 'createdAt'] })

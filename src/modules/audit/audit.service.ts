@@ -18,7 +18,19 @@ export interface AuditEntry {
   /** LOGIN_FAILED: why; the event's `detail` is its label unless one is given. */
   readonly reason?: FailureReason | null;
   readonly detail?: string | null;
+  /** The session the event is about (not stored: the webhooks' session events carry it). */
+  readonly sessionId?: string | null;
+  /** REGISTER, or admin:create's ROLES_CHANGED: this event made the account (not stored; a renewal does not). */
+  readonly accountCreated?: boolean;
+  /** Only on the event that switched MFA (not stored): true when this factor turned it on, false when off. */
+  readonly mfaEnabled?: boolean;
 }
+
+/**
+ * Hears each event as it joins the caller's unit of work (`at`: its createdAt), so it can add rows of its own to the
+ * same transaction (webhook deliveries). It must not flush or query: `record` is synchronous.
+ */
+export type AuditListener = (em: EntityManager, entry: AuditEntry, at: Date) => void;
 
 export interface AuditFilter {
   readonly subjectUserId?: string;
@@ -49,11 +61,14 @@ export class AuditService {
     private readonly afterCommit: AfterCommit,
     /** Told of every event once it is committed (metrics). */
     private readonly onCommitted: (entry: AuditEntry) => void = () => {},
+    /** Told of every event in its transaction (webhooks). */
+    private readonly inTransaction: AuditListener = () => {},
   ) {}
 
   /** Adds an event to `em`'s unit of work; it is written with the caller's flush or commit. */
   record(em: EntityManager, client: ClientInfo | null, entry: AuditEntry): void {
     this.afterCommit.add(em, () => this.onCommitted(entry));
+    const createdAt = this.clock.now();
     em.create(AuditEvent, {
       type: entry.type,
       actorUserId: entry.actorUserId ?? null,
@@ -64,8 +79,9 @@ export class AuditService {
       detail: entry.detail ?? (entry.reason ? FAILURE_LABELS[entry.reason] : null),
       ip: client?.ip ?? null,
       userAgent: client?.userAgent ?? null,
-      createdAt: this.clock.now(),
+      createdAt,
     });
+    this.inTransaction(em, entry, createdAt);
   }
 
   /** Password guesses (FailureReason GUESSES) for `email` after `since` and after the newest success or unlock. */

@@ -14,7 +14,7 @@ import { Role } from '../../common/roles';
 import { AuditEventType, FailureReason, SignInMethod } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
 import type { OutboxService } from '../mail/outbox.service';
-import { alreadyRegisteredEmail, codeEmail } from '../mail/templates';
+import { alreadyRegisteredEmail, codeEmail, passwordChangedEmail, passwordResetEmail } from '../mail/templates';
 import { User } from '../users/user.entity';
 import { normalizeFullName } from '../users/user-input';
 import type { LockoutService } from './lockout.service';
@@ -114,6 +114,7 @@ export class AuthService {
 
   /** Emails a code for `purpose` to the account of `email`; for an unknown email nothing is sent. */
   async requestOtp(em: EntityManager, rawEmail: string, purpose: OtpPurpose, client: ClientInfo): Promise<CodeSent> {
+    refuseChangeEmail(purpose);
     const email = normalizeEmail(rawEmail);
     const network = networkKey(client.ip);
     const sent = await em.transactional(async (tx) => {
@@ -188,6 +189,7 @@ export class AuthService {
     if (purpose === OtpPurpose.RESET_PASSWORD) {
       throw new BadUserInputError('purpose', ['RESET_PASSWORD codes are used with resetPassword']);
     }
+    refuseChangeEmail(purpose);
     const email = normalizeEmail(rawEmail);
     const network = networkKey(client.ip);
     const outcome = await em.transactional(async (tx) => {
@@ -232,6 +234,7 @@ export class AuthService {
       user.passwordHash = passwordHash;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
+      this.deps.outbox.enqueue(tx, user.email, passwordResetEmail());
       this.deps.audit.record(tx, client, {
         type: AuditEventType.PASSWORD_RESET,
         actorUserId: user.id,
@@ -261,6 +264,7 @@ export class AuthService {
     await em.transactional(async (tx) => {
       tx.persist(user);
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.sessionId);
+      if (user.emailVerified) this.deps.outbox.enqueue(tx, user.email, passwordChangedEmail());
       this.deps.audit.record(tx, client, {
         type: AuditEventType.PASSWORD_CHANGED,
         actorUserId: user.id,
@@ -422,5 +426,12 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<Opened> {
     return this.deps.gate.open(tx, user, method, FIRST_FACTOR_METHODS[method], detail, client);
+  }
+}
+
+/** CHANGE_EMAIL codes come only from requestEmailChange and are spent only by confirmEmailChange (account/). */
+function refuseChangeEmail(purpose: OtpPurpose): void {
+  if (purpose === OtpPurpose.CHANGE_EMAIL) {
+    throw new BadUserInputError('purpose', ['CHANGE_EMAIL codes are requested with requestEmailChange']);
   }
 }

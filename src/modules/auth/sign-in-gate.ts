@@ -1,6 +1,7 @@
 // The one place every way in passes before a session exists (password, emailed code, provider, passkey, and the
 // second factor that finishes any of them): MFA on and a first factor below level 2 → MFA_REQUIRED with a ticket,
-// no session, no tokens. Otherwise the session opens here, audited with its method.
+// no session, no tokens. Otherwise the session opens here, audited with its method, and a device the account has not
+// used lately gets the owner a notice (devices/).
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { acrOf, type AuthMethod } from '../../common/assurance';
 import type { Clock } from '../../common/clock';
@@ -11,6 +12,9 @@ import { AuditEventType, SignInMethod } from '../audit/audit-event-type';
 import type { AuditService } from '../audit/audit.service';
 import type { MfaTicketService } from '../mfa/mfa-tickets.service';
 import type { MfaService } from '../mfa/mfa.service';
+import { describeDevice, deviceOf, rememberDevice } from '../devices/known-devices';
+import type { OutboxService } from '../mail/outbox.service';
+import { newDeviceEmail } from '../mail/templates';
 import { rememberNetwork } from '../otp/known-networks';
 import type { AccessTokenService } from '../sessions/access-token.service';
 import type { IssuedSession, SessionService } from '../sessions/session.service';
@@ -37,6 +41,7 @@ export interface GateDeps {
   readonly audit: AuditService;
   readonly mfa: MfaService;
   readonly tickets: MfaTicketService;
+  readonly outbox: OutboxService;
 }
 
 export class SignInGate {
@@ -57,7 +62,13 @@ export class SignInGate {
     if (acrOf(amr) !== 'aal2' && (await this.deps.mfa.isEnabled(tx, user.id))) {
       return { mfaRequired: await this.deps.tickets.issue(tx, user, method, amr) };
     }
-    await rememberNetwork(tx, user.id, networkKey(client.ip), this.deps.clock.now());
+    const now = this.deps.clock.now();
+    await rememberNetwork(tx, user.id, networkKey(client.ip), now);
+    const device = deviceOf(client);
+    if ((await rememberDevice(tx, user.id, device, now)) && user.emailVerified) {
+      this.deps.outbox.enqueue(tx, user.email, newDeviceEmail(describeDevice(device), device.network, now));
+    }
+    const issued = this.deps.sessions.create(tx, user, client, amr as readonly AuthMethod[]);
     this.deps.audit.record(tx, client, {
       type: AuditEventType.LOGIN_SUCCEEDED,
       actorUserId: user.id,
@@ -65,8 +76,9 @@ export class SignInGate {
       email: user.email,
       method,
       detail,
+      sessionId: issued.sessionId,
     });
-    return { issued: this.deps.sessions.create(tx, user, client, amr as readonly AuthMethod[]) };
+    return { issued };
   }
 
   /** The tokens of an opened session; throws MFA_REQUIRED for a ticket (call after the transaction commits). */

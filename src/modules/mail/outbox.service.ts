@@ -1,9 +1,10 @@
-// Queues an email in the caller's transaction, sealed (common/sealing.ts) because bodies carry one-time codes.
+// Queues an email in the caller's transaction, branded with APP_NAME (templates.ts `branded`) and sealed
+// (common/sealing.ts) because bodies carry one-time codes.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Sealer } from '../../common/sealing';
 import type { AfterCommit } from '../../database/after-commit';
 import { MailOutbox } from './mail-outbox.entity';
-import type { EmailContent, EmailKind } from './templates';
+import { branded, type Email } from './templates';
 
 export class OutboxService {
   private readonly listeners = new Set<() => void>();
@@ -11,9 +12,11 @@ export class OutboxService {
   constructor(
     private readonly sealer: Sealer,
     private readonly afterCommit: AfterCommit,
+    private readonly appName: string,
   ) {}
 
-  enqueue(tx: EntityManager, to: string, email: EmailContent & { kind: EmailKind }): void {
+  enqueue(tx: EntityManager, to: string, template: Email): void {
+    const email = branded(this.appName, template);
     const now = new Date();
     tx.create(MailOutbox, {
       recipient: to,

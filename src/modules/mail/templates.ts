@@ -1,5 +1,7 @@
-// The emails Portcullis sends. The plain-text part holds a code as 6 consecutive digits and no other run
-// of 6 or more digits, so that clients and tests can read it out reliably.
+// Every email Portcullis sends, in one module: the codes, and the security notices. Each template gives a subject
+// and paragraphs; `branded` (applied by the outbox to every message) names APP_NAME in the subject and both bodies.
+// The plain-text part holds a code as 6 consecutive digits and no other run of 6 or more digits, so that clients
+// and tests can read it out reliably.
 import type { OtpPurpose } from '../otp/otp-purpose';
 
 export interface EmailContent {
@@ -17,7 +19,16 @@ export type EmailKind =
   | 'identity-unlinked'
   | 'mfa-factor-added'
   | 'mfa-factor-removed'
-  | 'api-key-created';
+  | 'api-key-created'
+  | 'change-email-code'
+  | 'password-changed'
+  | 'password-reset'
+  | 'email-changed'
+  | 'account-deleted'
+  | 'new-device';
+
+/** A template's output: what the message is about, before `branded` names the app in it. */
+export type Email = EmailContent & { readonly kind: EmailKind };
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -34,12 +45,17 @@ const CODE_EMAILS: Record<OtpPurpose, { kind: EmailKind; subject: string; intro:
     subject: 'Reset your password',
     intro: 'Use this code to choose a new password:',
   },
+  CHANGE_EMAIL: {
+    kind: 'change-email-code',
+    subject: 'Confirm your new email address',
+    intro: 'Use this code to make this address the email of your account:',
+  },
 };
 
 /** The kinds of email that carry a one-time code. */
 export const CODE_EMAIL_KINDS: ReadonlySet<string> = new Set(Object.values(CODE_EMAILS).map((e) => e.kind));
 
-export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number): EmailContent & { kind: EmailKind } {
+export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number): Email {
   const { kind, subject, intro } = CODE_EMAILS[purpose];
   const minutes = Math.max(1, Math.round(ttlSeconds / 60));
   const outro = `The code expires in ${minutes} minutes. If you did not ask for it, you can ignore this email.`;
@@ -55,7 +71,7 @@ export function codeEmail(purpose: OtpPurpose, code: string, ttlSeconds: number)
 }
 
 /** A notice without a code: plain-text paragraphs, and the same as HTML. */
-function notice(kind: EmailKind, subject: string, text: string): EmailContent & { kind: EmailKind } {
+function notice(kind: EmailKind, subject: string, text: string): Email {
   return {
     kind,
     subject,
@@ -68,7 +84,7 @@ function notice(kind: EmailKind, subject: string, text: string): EmailContent & 
   };
 }
 
-export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
+export function alreadyRegisteredEmail(): Email {
   return notice(
     'already-registered',
     'You already have an account',
@@ -78,7 +94,7 @@ export function alreadyRegisteredEmail(): EmailContent & { kind: EmailKind } {
   );
 }
 
-export function identityLinkedEmail(provider: string): EmailContent & { kind: EmailKind } {
+export function identityLinkedEmail(provider: string): Email {
   return notice(
     'identity-linked',
     `${provider} sign-in was added to your account`,
@@ -87,7 +103,7 @@ export function identityLinkedEmail(provider: string): EmailContent & { kind: Em
   );
 }
 
-export function identityUnlinkedEmail(provider: string): EmailContent & { kind: EmailKind } {
+export function identityUnlinkedEmail(provider: string): Email {
   return notice(
     'identity-unlinked',
     `${provider} sign-in was removed from your account`,
@@ -97,7 +113,7 @@ export function identityUnlinkedEmail(provider: string): EmailContent & { kind: 
 }
 
 /** `factor`: how the user knows it, e.g. `An authenticator app (Phone)` or `A passkey`. */
-export function mfaFactorAddedEmail(factor: string): EmailContent & { kind: EmailKind } {
+export function mfaFactorAddedEmail(factor: string): Email {
   return notice(
     'mfa-factor-added',
     'A second factor was added to your account',
@@ -107,7 +123,7 @@ export function mfaFactorAddedEmail(factor: string): EmailContent & { kind: Emai
 }
 
 /** `factor` as for mfaFactorAddedEmail; `all` when every factor was removed (MFA is now off). */
-export function mfaFactorRemovedEmail(factor: string, mfaOff: boolean): EmailContent & { kind: EmailKind } {
+export function mfaFactorRemovedEmail(factor: string, mfaOff: boolean): Email {
   return notice(
     'mfa-factor-removed',
     'A second factor was removed from your account',
@@ -117,11 +133,70 @@ export function mfaFactorRemovedEmail(factor: string, mfaOff: boolean): EmailCon
   );
 }
 
-export function apiKeyCreatedEmail(name: string, prefix: string): EmailContent & { kind: EmailKind } {
+export function apiKeyCreatedEmail(name: string, prefix: string): Email {
   return notice(
     'api-key-created',
     'An API key was created for your account',
     `An API key named "${name}" (${prefix}…) was created for your account. It can act as you within its scopes.\n\n` +
       'If this was not you, sign in, revoke it, change your password, or contact support.\n',
   );
+}
+
+export function passwordChangedEmail(): Email {
+  return notice(
+    'password-changed',
+    'Your password was changed',
+    'The password of your account was changed. Your other signed-in devices were signed out.\n\n' +
+      'If this was not you, reset your password at once and contact support.\n',
+  );
+}
+
+export function passwordResetEmail(): Email {
+  return notice(
+    'password-reset',
+    'Your password was reset',
+    'The password of your account was reset with a code sent to this address, and every signed-in device was ' +
+      'signed out.\n\nIf this was not you, reset your password again at once and contact support.\n',
+  );
+}
+
+/** To the old address, once the new one is confirmed. */
+export function emailChangedEmail(newEmail: string): Email {
+  return notice(
+    'email-changed',
+    'Your email address was changed',
+    `The email address of your account was changed to ${newEmail}. This address no longer signs in to it, and your ` +
+      'other signed-in devices were signed out.\n\nIf this was not you, contact support at once.\n',
+  );
+}
+
+export function accountDeletedEmail(): Email {
+  return notice(
+    'account-deleted',
+    'Your account was deleted',
+    'Your account and the data tied to it were deleted. This address can be used to sign up again.\n\n' +
+      'If you did not expect this, contact support.\n',
+  );
+}
+
+/** `device`: how a person recognises it, e.g. `Firefox on Windows`; `network`: the address prefix it came from. */
+export function newDeviceEmail(device: string, network: string, at: Date): Email {
+  return notice(
+    'new-device',
+    'New sign-in to your account',
+    `Your account was signed in to from a device it has not been used on lately: ${device}, from the network ` +
+      `${network}, at ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC.\n\n` +
+      'If this was you, there is nothing to do. If it was not, change your password, sign out your other sessions ' +
+      'and contact support.\n',
+  );
+}
+
+/** The message as sent: APP_NAME names the sender in the subject and at the end of both bodies. */
+export function branded(appName: string, email: Email): Email {
+  return {
+    kind: email.kind,
+    subject: `${appName}: ${email.subject}`,
+    text: `${email.text.trimEnd()}\n\n— ${appName}\n`,
+    html: `${email.html}<p>— ${escapeHtml(appName)}</p>`,
+  };
 }

@@ -5,6 +5,8 @@ export enum OtpPurpose {
   LOGIN = 'LOGIN',
   VERIFY_EMAIL = 'VERIFY_EMAIL',
   RESET_PASSWORD = 'RESET_PASSWORD',
+  /** Issued only by requestEmailChange, to the new address; consumed by confirmEmailChange. */
+  CHANGE_EMAIL = 'CHANGE_EMAIL',
 }
 
 registerEnumType(OtpPurpose, {

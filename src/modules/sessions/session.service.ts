@@ -76,7 +76,9 @@ export type RevokeReason =
   | 'refresh_token_reuse'
   | 'deactivated'
   | 'email_proven'
-  | 'mfa_enabled';
+  | 'mfa_enabled'
+  | 'email_changed'
+  | 'account_deleted';
 
 export interface SessionSettings {
   readonly refreshKey: KeyObject;
