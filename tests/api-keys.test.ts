@@ -18,7 +18,7 @@ import { serverEnv } from './helpers/server-env';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const SECRET_PATTERN = /^pcl_[0-9A-Za-z]{40}$/;
-const NOTICE_SUBJECT = 'An API key was created for your account';
+const NOTICE_SUBJECT = 'Portcullis: An API key was created for your account'; // APP_NAME: subject
 
 const KEY_FIELDS = 'id name prefix scopes createdAt expiresAt lastUsedAt';
 const CREATE = `mutation($name: String!, $scopes: [String!]!, $expiresIn: Int) {

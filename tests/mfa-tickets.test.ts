@@ -16,7 +16,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const REMOVED_SUBJECT = 'A second factor was removed from your account';
+const REMOVED_SUBJECT = 'Portcullis: A second factor was removed from your account'; // APP_NAME: subject
 
 const claimsOf = (accessToken: string) =>
   JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;

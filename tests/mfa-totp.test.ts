@@ -20,8 +20,8 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const ADDED_SUBJECT = 'A second factor was added to your account';
-const REMOVED_SUBJECT = 'A second factor was removed from your account';
+const ADDED_SUBJECT = `${APP_NAME}: A second factor was added to your account`;
+const REMOVED_SUBJECT = `${APP_NAME}: A second factor was removed from your account`;
 const RECOVERY_CODE = /^[a-z2-7]{5}-[a-z2-7]{5}$/;
 
 const claimsOf = (accessToken: string) =>

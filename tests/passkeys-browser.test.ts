@@ -238,7 +238,7 @@ inBrowser('passkeys in Chromium against Portcullis', () => {
       expect(held).toMatchObject({ credentialId: response.id, rpId: 'localhost', isResidentCredential: true });
 
       const notice = await app.smtp.waitFor(user.email, (m) => /second factor was added/.test(m.subject));
-      expect(notice.subject).toBe('A second factor was added to your account');
+      expect(notice.subject).toBe('Portcullis: A second factor was added to your account');
       expect(notice.text).toContain('A passkey (Laptop)');
     });
 

@@ -122,7 +122,7 @@ describe('npm run keys:reencrypt', () => {
       const after = await payloadOf();
       expect(after.startsWith('new:')).toBe(true);
       const body = JSON.parse(Sealer.fromBytes([{ id: 'new', key: newKey }]).open(after)) as { subject: string };
-      expect(body.subject).toBe('Confirm your email address');
+      expect(body.subject).toBe('Portcullis: Confirm your email address');
       expect(after).not.toMatch(/Confirm|\d{6}/);
 
       const again = await runDist(

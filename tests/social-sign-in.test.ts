@@ -112,8 +112,8 @@ async function liveSessions(userId: string): Promise<number> {
   return row!.n;
 }
 
-const added = (name: string) => `${name} sign-in was added to your account`;
-const removed = (name: string) => `${name} sign-in was removed from your account`;
+const added = (name: string) => `Portcullis: ${name} sign-in was added to your account`;
+const removed = (name: string) => `Portcullis: ${name} sign-in was removed from your account`;
 
 /** The value of one metrics series; 0 when absent. */
 function metric(text: string, series: string): number {
@@ -175,7 +175,7 @@ describe('a new account', () => {
     // The outbox sends in order: once a later email to the address has arrived, an earlier notice would have too.
     expect((await requestOtp(app, email, 'LOGIN')).errors).toBeUndefined();
     await app.smtp.waitFor(email, (m) => /sign-in code/i.test(m.subject));
-    expect(app.smtp.messages.filter((m) => m.to === email).map((m) => m.subject)).toEqual(['Your sign-in code']);
+    expect(app.smtp.messages.filter((m) => m.to === email).map((m) => m.subject)).toEqual(['Portcullis: Your sign-in code']);
   });
 });
 

@@ -6,9 +6,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UAParser } from 'ua-parser-js';
 import { networkPrefix } from '../../common/ip';
+import { KNOWN_FOR_DAYS } from '../../common/known-for';
 import type { ClientInfo } from '../../common/request-context';
 
-export const KNOWN_DEVICE_DAYS = 90;
+export const KNOWN_DEVICE_DAYS = KNOWN_FOR_DAYS;
 const DAY_MS = 86_400_000;
 
 export interface Device {

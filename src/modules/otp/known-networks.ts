@@ -2,8 +2,9 @@
 // A network seen within KNOWN_NETWORK_DAYS is "known" to the account: one-time codes asked for or guessed
 // from it have budgets of their own, never the pool that strangers share (otp.service.ts).
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { KNOWN_FOR_DAYS } from '../../common/known-for';
 
-export const KNOWN_NETWORK_DAYS = 90;
+export const KNOWN_NETWORK_DAYS = KNOWN_FOR_DAYS;
 const DAY_MS = 86_400_000;
 
 /** Records (or refreshes) `network` as known for `userId`, in the caller's transaction. */
