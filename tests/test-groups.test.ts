@@ -1,7 +1,7 @@
 // `npm test` runs the test files in groups (tests/helpers/groups.ts): every file must run, exactly once.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GROUP_COUNT, measuredSeconds, partition, testFiles } from './helpers/groups';
+import { GROUP_COUNT, measuredSeconds, partition, suiteFiles, testFiles, usesTestDatabase } from './helpers/groups';
 
 it('puts every test file in exactly one group, and has one group file per group', () => {
   const groups = partition(testFiles(), measuredSeconds(), GROUP_COUNT);
@@ -16,4 +16,19 @@ it('balances the groups by the measured durations: longest first, into the light
   expect(partition(Object.keys(seconds), seconds, 2)).toEqual([['a.test.ts'], ['b.test.ts', 'c.test.ts', 'd.test.ts']]);
   // A file not measured yet counts as 10 s.
   expect(partition(['new.test.ts', 'a.test.ts'], seconds, 2)).toEqual([['a.test.ts'], ['new.test.ts']]);
+});
+
+it("CI's PostgreSQL pass (TEST_SKIP_DATABASE_FREE=1) leaves out only files that never touch the test database", () => {
+  const all = suiteFiles({});
+  const postgresPass = suiteFiles({ TEST_SKIP_DATABASE_FREE: '1' });
+  const left = all.filter((f) => !postgresPass.includes(f));
+  // The files that start the app or a database stay in it; the embedded database's own files and pure units go.
+  for (const file of ['otp.test.ts', 'permissions.test.ts', 'shutdown.test.ts', 'instances.test.ts']) {
+    expect(postgresPass).toContain(file);
+  }
+  for (const file of ['data-dir-lock.test.ts', 'embedded.test.ts', 'test-groups.test.ts', 'schema.test.ts']) {
+    expect(left).toContain(file);
+  }
+  for (const file of left) expect(usesTestDatabase(file)).toBe(false);
+  expect(suiteFiles({ TEST_SKIP_DATABASE_FREE: '0' })).toEqual(all);
 });

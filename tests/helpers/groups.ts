@@ -37,9 +37,28 @@ export function measuredSeconds(): Record<string, number> {
   return existsSync(DURATIONS) ? (JSON.parse(readFileSync(DURATIONS, 'utf8')) as Record<string, number>) : {};
 }
 
+// What a file that runs against the test database says somewhere in its text (the app, a database, a server).
+const USES_TEST_DATABASE =
+  /startTestApp\(|createTestDatabase\(|realPostgresUrl\(|TEST_DATABASE_URL|test-database|serverEnv\(/;
+
+/** Whether `file` runs anything against the test database (PGlite, or TEST_DATABASE_URL's PostgreSQL). */
+export function usesTestDatabase(file: string): boolean {
+  return USES_TEST_DATABASE.test(readFileSync(join(TESTS, file), 'utf8'));
+}
+
+/**
+ * The files `npm test` runs. CI runs the suite twice, on PostgreSQL and on PGlite; with TEST_SKIP_DATABASE_FREE=1
+ * (its PostgreSQL pass) the files that never touch the test database (pure units, the embedded database's own
+ * files, the browser harness) are left to the other pass, which runs every file.
+ */
+export function suiteFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const files = testFiles();
+  return env.TEST_SKIP_DATABASE_FREE === '1' ? files.filter(usesTestDatabase) : files;
+}
+
 /** Declares group `n` (1-based): each of its files as a describe block, loaded inside it. */
 export function runGroup(n: number): void {
-  const files = partition(testFiles(), measuredSeconds(), GROUP_COUNT)[n - 1] ?? [];
+  const files = partition(suiteFiles(), measuredSeconds(), GROUP_COUNT)[n - 1] ?? [];
   for (const file of files) {
     describe(file, () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a test file, loaded inside its describe block
