@@ -63,7 +63,7 @@ export class AccountDeletionService {
         subjectUserId: id,
         detail: deleter.userId === id ? 'by the account holder' : 'by an admin',
       });
-      if (user.emailVerified) this.outbox.enqueue(tx, email, accountDeletedEmail());
+      this.outbox.notify(tx, user, accountDeletedEmail());
     });
   }
 }

@@ -63,30 +63,29 @@ export class EmailChangeService {
   }
 
   /**
-   * Spends the newest live CHANGE_EMAIL code of this account (from this network) and moves the account to its
-   * address: verified, the old address told, every other session ended. Provider identities stay linked.
+   * Spends the newest live CHANGE_EMAIL code of this account and moves the account to its address: verified, the
+   * old address told, every other session ended. Provider identities stay linked. Only the account's own sessions
+   * can spend its code, so it is not tied to the network that asked (the holder may confirm from their phone).
    */
   async confirm(em: EntityManager, principal: Principal, code: string, client: ClientInfo): Promise<User> {
     const userId = principal.user.id;
-    const network = networkKey(client.ip);
     const outcome = await em.transactional(async (tx) => {
       const pending = await tx.findOne(
         OtpCode,
         {
           userId,
           purpose: OtpPurpose.CHANGE_EMAIL,
-          network,
           consumedAt: null,
           expiresAt: { $gt: this.deps.clock.now() },
         },
-        { orderBy: { createdAt: 'desc' }, fields: ['email'] },
+        { orderBy: { createdAt: 'desc' }, fields: ['email', 'network'] },
       );
       if (pending === null) {
         if (!/^\d{6}$/.test(code)) return failure(new BadUserInputError('code', ['must be 6 digits']));
         return failure(new InvalidOtpError());
       }
       const newEmail = pending.email;
-      const consumed = await this.deps.otp.consume(tx, newEmail, OtpPurpose.CHANGE_EMAIL, network, code);
+      const consumed = await this.deps.otp.consume(tx, newEmail, OtpPurpose.CHANGE_EMAIL, pending.network, code);
       if (!consumed.ok || consumed.value.userId !== userId) {
         if (consumed.ok || !(consumed.error instanceof BadUserInputError)) {
           this.deps.audit.record(tx, client, {
@@ -103,12 +102,12 @@ export class EmailChangeService {
       if ((await tx.count(User, { email: newEmail, id: { $ne: userId } })) > 0) {
         return failure(new BadUserInputError('newEmail', ['this address now belongs to another account']));
       }
-      const oldEmail = user.email;
+      const old = { email: user.email, emailVerified: user.emailVerified };
       user.email = newEmail;
       user.emailVerified = true;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, userId, 'email_changed', principal.sessionId || undefined);
-      this.deps.outbox.enqueue(tx, oldEmail, emailChangedEmail(newEmail));
+      this.deps.outbox.notify(tx, old, emailChangedEmail(newEmail));
       this.deps.audit.record(tx, client, {
         type: AuditEventType.EMAIL_CHANGED,
         actorUserId: userId,

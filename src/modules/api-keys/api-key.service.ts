@@ -97,7 +97,7 @@ export class ApiKeyService {
       subjectUserId: userId,
       detail: `${apiKey.prefix} (${wanted.join(' ')})`,
     });
-    this.outbox.enqueue(em, principal.user.email, apiKeyCreatedEmail(name, apiKey.prefix));
+    this.outbox.notify(em, principal.user, apiKeyCreatedEmail(name, apiKey.prefix));
     await em.flush();
     return { apiKey, secret };
   }

@@ -28,6 +28,8 @@ import type { SessionService } from '../sessions/session.service';
 import type { ClientInfo, Principal } from '../../common/request-context';
 import { normalizeEmail } from '../../common/email';
 import { FIRST_FACTOR_METHODS, type Opened, type SignInGate } from './sign-in-gate';
+import { forgetDevices } from '../devices/known-devices';
+import { forgetNetworks } from '../otp/known-networks';
 
 export interface AuthDeps {
   readonly clock: Clock;
@@ -101,6 +103,7 @@ export class AuthService {
           subjectUserId: created.id,
           email,
           detail: 'created',
+          accountCreated: true,
         });
         return { userId: created.id, passwordHash };
       });
@@ -234,7 +237,7 @@ export class AuthService {
       user.passwordHash = passwordHash;
       user.updatedAt = this.deps.clock.now();
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_reset');
-      this.deps.outbox.enqueue(tx, user.email, passwordResetEmail());
+      this.deps.outbox.notify(tx, user, passwordResetEmail());
       this.deps.audit.record(tx, client, {
         type: AuditEventType.PASSWORD_RESET,
         actorUserId: user.id,
@@ -264,7 +267,7 @@ export class AuthService {
     await em.transactional(async (tx) => {
       tx.persist(user);
       await this.deps.sessions.endAllOfUser(tx, user.id, 'password_changed', principal.sessionId);
-      if (user.emailVerified) this.deps.outbox.enqueue(tx, user.email, passwordChangedEmail());
+      this.deps.outbox.notify(tx, user, passwordChangedEmail());
       this.deps.audit.record(tx, client, {
         type: AuditEventType.PASSWORD_CHANGED,
         actorUserId: user.id,
@@ -325,6 +328,7 @@ export class AuthService {
       actorUserId: userId,
       subjectUserId: userId,
       detail: `session ${session.id}`,
+      sessionId: session.id,
     });
     await em.flush();
     return true;
@@ -379,11 +383,14 @@ export class AuthService {
   /**
    * The first time a code proves an unverified account's address: other registrations' codes end, and so does every
    * way in opened before — sessions, and provider identities that did not vouch for the address — so nobody who
-   * claimed the address before its owner proved it keeps a way into the account.
+   * claimed the address before its owner proved it keeps a way into the account. The networks and devices seen
+   * before are forgotten too: they may be that stranger's, and must not count as the owner's known ones.
    */
   private async proveEmail(tx: EntityManager, user: User): Promise<void> {
     await this.deps.otp.retireAll(tx, user.email, OtpPurpose.VERIFY_EMAIL);
     await this.deps.onEmailProven?.(tx, user.id);
+    await forgetNetworks(tx, user.id);
+    await forgetDevices(tx, user.id);
     await this.deps.sessions.endAllOfUser(tx, user.id, 'email_proven');
     user.emailVerified = true;
     user.updatedAt = this.deps.clock.now();

@@ -65,8 +65,8 @@ export class SignInGate {
     const now = this.deps.clock.now();
     await rememberNetwork(tx, user.id, networkKey(client.ip), now);
     const device = deviceOf(client);
-    if ((await rememberDevice(tx, user.id, device, now)) && user.emailVerified) {
-      this.deps.outbox.enqueue(tx, user.email, newDeviceEmail(describeDevice(device), device.network, now));
+    if (await rememberDevice(tx, user.id, device, now)) {
+      this.deps.outbox.notify(tx, user, newDeviceEmail(describeDevice(device), device.network, now));
     }
     const issued = this.deps.sessions.create(tx, user, client, amr as readonly AuthMethod[]);
     this.deps.audit.record(tx, client, {

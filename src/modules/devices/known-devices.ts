@@ -54,3 +54,8 @@ export async function rememberDevice(em: EntityManager, userId: string, device: 
   const known = seen.some((d) => d.same && new Date(d.last_seen_at).getTime() > since);
   return seen.length > 0 && !known;
 }
+
+/** Forgets every device of `userId` (its address was just proven: devices seen before may be a stranger's). */
+export async function forgetDevices(em: EntityManager, userId: string): Promise<void> {
+  await em.execute('delete from known_devices where user_id = ?', [userId]);
+}

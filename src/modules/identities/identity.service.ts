@@ -97,7 +97,7 @@ export class IdentityService {
         detail: identity.provider,
       });
       const name = this.providers.find((p) => p.id === identity.provider)?.displayName ?? identity.provider;
-      this.outbox.enqueue(tx, user.email, identityUnlinkedEmail(name));
+      this.outbox.notify(tx, user, identityUnlinkedEmail(name));
       return true;
     });
   }
@@ -151,6 +151,7 @@ export class IdentityService {
         subjectUserId: user.id,
         email: profile.email,
         detail: `created by ${provider.id}`,
+        accountCreated: true,
       });
     } else if (!profile.emailVerified) {
       throw new IdentityConflictError();
@@ -203,7 +204,7 @@ export class IdentityService {
     });
     // Not to an address nobody proved (a new account from a provider that does not vouch for it): that would let
     // anyone with a provider account make Portcullis mail any address.
-    if (user.emailVerified) this.outbox.enqueue(tx, user.email, identityLinkedEmail(provider.displayName));
+    this.outbox.notify(tx, user, identityLinkedEmail(provider.displayName));
     return identity;
   }
 

@@ -30,6 +30,18 @@ export class OutboxService {
     });
   }
 
+  /**
+   * A security notice to an account (templates.ts): sent only to an address the account proved, never to one a
+   * stranger may have typed (an unverified sign-up, a provider that did not vouch for the address).
+   */
+  notify(
+    tx: EntityManager,
+    account: { readonly email: string; readonly emailVerified: boolean },
+    template: Email,
+  ): void {
+    if (account.emailVerified) this.enqueue(tx, account.email, template);
+  }
+
   /** `listener` hears that new mail was committed (the sender then need not wait for its next poll). */
   onCommitted(listener: () => void): () => void {
     this.listeners.add(listener);

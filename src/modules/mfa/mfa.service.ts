@@ -283,8 +283,9 @@ export class MfaService {
       actorUserId: user.id,
       subjectUserId: user.id,
       detail: `${factor.type} factor ${factor.id}`,
+      ...(others === 0 && { mfaEnabled: true }), // the first factor turns MFA on
     });
-    this.deps.outbox.enqueue(tx, user.email, mfaFactorAddedEmail(describe(factor)));
+    this.deps.outbox.notify(tx, user, mfaFactorAddedEmail(describe(factor)));
     if (others > 0) return [];
     await this.deps.sessions.endAllOfUser(tx, user.id, 'mfa_enabled', sessionId);
     return this.replaceRecoveryCodes(tx, user.id);
@@ -299,16 +300,17 @@ export class MfaService {
     client: ClientInfo,
     why?: string,
   ): void {
-    for (const factor of factors) {
+    for (const [i, factor] of factors.entries()) {
       this.deps.audit.record(tx, client, {
         type: AuditEventType.MFA_FACTOR_REMOVED,
         actorUserId,
         subjectUserId: user.id,
         detail: `${factor.type} factor ${factor.id}${why ? `: ${why}` : ''}`,
+        ...(mfaOff && i === factors.length - 1 && { mfaEnabled: false }), // the last removal turns MFA off
       });
     }
     const what = factors.length === 1 ? describe(factors[0]!) : 'Every second factor';
-    this.deps.outbox.enqueue(tx, user.email, mfaFactorRemovedEmail(what, mfaOff));
+    this.deps.outbox.notify(tx, user, mfaFactorRemovedEmail(what, mfaOff));
   }
 
   private async replaceRecoveryCodes(tx: EntityManager, userId: string): Promise<string[]> {

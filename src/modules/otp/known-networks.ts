@@ -26,3 +26,8 @@ export async function isKnownNetwork(em: EntityManager, email: string, network: 
   );
   return rows.length > 0;
 }
+
+/** Forgets every network of `userId` (its address was just proven: networks seen before may be a stranger's). */
+export async function forgetNetworks(em: EntityManager, userId: string): Promise<void> {
+  await em.execute('delete from known_networks where user_id = ?', [userId]);
+}
