@@ -85,6 +85,8 @@ export interface MeComparison {
   readonly standalone: LoadResult;
   /** The same plus one pg lookup per request, driven with the sessions-not-seen-before (as HS256 tokens). */
   readonly apolloPg: LoadResult;
+  /** The same peer verifying the ES256 tokens Portcullis gets (its public key): the same JWT verification. */
+  readonly apolloPgEs256: LoadResult;
   /** Portcullis signing and verifying ES256 (JWT_ALGORITHM=ES256, a new install's default). */
   readonly oneToken: LoadResult;
   readonly manyUsers: LoadResult;
@@ -130,17 +132,24 @@ export function meChecks(c: MeComparison, manyLabel: string): Check[] {
       ok: null,
     };
   };
-  const peer = c.newSession.requestsPerSecond / c.apolloPg.requestsPerSecond;
+  const peer = c.newSession.requestsPerSecond / c.apolloPgEs256.requestsPerSecond;
+  const hsPeer = c.newSession.requestsPerSecond / c.apolloPg.requestsPerSecond;
   return [
     ...against('1 token', c.oneToken),
     ...against(manyLabel, c.manyUsers),
     algorithms('1 token', c.oneToken, c.oneTokenHs256),
     algorithms(manyLabel, c.manyUsers, c.manyUsersHs256),
     {
-      what: '`me` (ES256, a session not in the cache) req/s ÷ Apollo + one pg lookup (HS256) req/s',
-      value: `${peer.toFixed(2)} (${f(c.newSession.requestsPerSecond)} ÷ ${f(c.apolloPg.requestsPerSecond)})`,
+      what: '`me` (ES256, a session not in the cache) req/s ÷ Apollo + one pg lookup (the same ES256 check) req/s',
+      value: `${peer.toFixed(2)} (${f(c.newSession.requestsPerSecond)} ÷ ${f(c.apolloPgEs256.requestsPerSecond)})`,
       target: '≥ 1.00',
       ok: peer >= 1,
+    },
+    {
+      what: '`me` (ES256, a session not in the cache) req/s ÷ Apollo + one pg lookup checking HS256 (a cheaper check) req/s',
+      value: `${hsPeer.toFixed(2)} (${f(c.newSession.requestsPerSecond)} ÷ ${f(c.apolloPg.requestsPerSecond)})`,
+      target: '–',
+      ok: null,
     },
   ];
 }

@@ -45,6 +45,7 @@ import { startSmtpSink } from './smtp-sink';
 import { load, startBaseline, startPortcullis, withTarget, type Baseline, type Target } from './targets';
 import { es256Signer, HS256_SIGNER, mintAccessToken, type Signer } from './tokens';
 import { WRK_MISSING, wrkInstalled } from './wrk';
+import { createPublicKey } from 'node:crypto';
 
 const LOGIN_EMAIL = `login@${BENCH_DOMAIN}`;
 /** The introspection scenario's caller owns its API key (removed again after those runs). */
@@ -134,8 +135,10 @@ interface Tokens {
   readonly refresh: readonly string[];
   /** ES256, signed with the server's key, for Portcullis. */
   readonly fresh: readonly string[];
-  /** The same sessions as HS256 tokens, for the Apollo + pg peer (it verifies HS256 only). */
+  /** The same sessions as HS256 tokens, for the Apollo + pg peer that checks HS256. */
   readonly freshHs256: readonly string[];
+  /** The public key (PEM) of `fresh`'s signer, for the Apollo + pg peer that checks the same ES256 tokens. */
+  readonly es256PublicKey: string;
   /** `me` and `spread` again, from a server with JWT_ALGORITHM=HS256. */
   readonly hs256: { readonly me: string; readonly spread: readonly string[] };
 }
@@ -286,6 +289,7 @@ async function main(): Promise<void> {
     ...setup,
     fresh: mint(signer, fresh),
     freshHs256: mint(HS256_SIGNER, fresh),
+    es256PublicKey: createPublicKey(signer.key).export({ type: 'spki', format: 'pem' }).toString(),
     hs256,
   };
   /** The three `me` variants' row names for a users table of this size. */
@@ -312,7 +316,7 @@ async function main(): Promise<void> {
         algorithm,
       );
   // The baselines verify HS256 only: they get the HS256 server's token for user 1.
-  const baseline = (kind: Baseline) => () => () => startBaseline(s, kind);
+  const baseline = (kind: Baseline, publicKeyPem?: string) => () => () => startBaseline(s, kind, publicKeyPem);
   const standalone: Contender = {
     name: 'bare Apollo 5 standalone `me` (startStandaloneServer, JWT verified in context, constant answer)',
     start: baseline('standalone'),
@@ -340,6 +344,11 @@ async function main(): Promise<void> {
     start: baseline('apollo-pg'),
     spec: me(tokens.freshHs256, true),
   };
+  const apolloPgEs256: Contender = {
+    name: 'naive peer: Apollo 5 standalone + one pg prepared-statement user lookup per request (next row’s sessions, the same ES256 tokens)',
+    start: baseline('apollo-pg', tokens.es256PublicKey),
+    spec: me(tokens.fresh, true),
+  };
   const newSession: Contender = {
     name: small.fresh,
     start: profiled('new-session-every-request'),
@@ -354,6 +363,7 @@ async function main(): Promise<void> {
     manyUsers,
     manyUsersHs256,
     apolloPg,
+    apolloPgEs256,
     newSession,
   ];
   const byContender = await interleave(contenders, s.rounds, measure);
@@ -364,6 +374,7 @@ async function main(): Promise<void> {
   const comparison: MeComparison = {
     standalone: of(standalone),
     apolloPg: of(apolloPg),
+    apolloPgEs256: of(apolloPgEs256),
     oneToken: of(oneToken),
     manyUsers: of(manyUsers),
     newSession: of(newSession),
@@ -378,7 +389,7 @@ async function main(): Promise<void> {
       'minted with its active signing key) but for the rows marked HS256 (JWT_ALGORITHM=HS256, tokens from that server’s ' +
       '`login`). The bare Apollo baselines, standalone and on Express, and the Apollo + pg peer verify HS256 JWTs with a ' +
       'KeyObject (bench/bare-jwt.ts), as before issue 16: they get the HS256 row’s token, and the peer the next row’s ' +
-      'sessions as HS256 tokens. Portcullis ' +
+      'sessions as HS256 tokens; the second peer checks the very ES256 tokens Portcullis gets, with its public key. Portcullis ' +
       'keeps verified claims per token until expiry (LRU of 20,000), so the 1-token and 1,000-token runs check each ' +
       'signature once; the “not seen before” run checks an ES256 signature on every request.',
   );

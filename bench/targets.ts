@@ -39,9 +39,11 @@ export async function startPortcullis(
  */
 export type Baseline = 'standalone' | 'apollo-pg' | 'express';
 
-export async function startBaseline(settings: Settings, kind: Baseline): Promise<Target> {
+/** `publicKeyPem`: the baseline verifies ES256 with it (bare-jwt.ts) instead of HS256. */
+export async function startBaseline(settings: Settings, kind: Baseline, publicKeyPem?: string): Promise<Target> {
   const port = await freePort();
   const env: Record<string, string> = { NODE_ENV: 'production', PORT: String(port), JWT_SECRET: BENCH_JWT_SECRET };
+  if (publicKeyPem !== undefined) env.JWT_PUBLIC_KEY = publicKeyPem;
   if (kind === 'apollo-pg') env.DATABASE_URL = settings.databaseUrl;
   const file = kind === 'express' ? 'dist/bench/bare-apollo.js' : 'dist/bench/standalone-apollo.js';
   const proc = spawnPinned(settings.serverCpu, [file], env);
