@@ -1,13 +1,15 @@
 // Changing the account's email: a CHANGE_EMAIL code to the new address (requestEmailChange, after a recent sign-in),
-// then confirmEmailChange with it. The code is an ordinary one-time code (otp/) of the new address, tied to the
-// account that asked: same resend interval, attempt and hourly budgets. A taken address gets the same answer and a
-// code that is stored but never sent, so nobody learns which addresses have accounts and no stranger gets mail.
+// then confirmEmailChange with it. The code is an ordinary one-time code (otp/) of the new address, kept under the
+// account that asked in place of a network (`account:<id>`): its resend interval, attempts and hourly budget are
+// that account's, and no other account asking for the same address can retire it or learn of it. A taken address
+// gets the same answer and a code that is stored but never sent, so nobody learns which addresses have accounts and
+// no stranger gets mail. Confirming retires every other live code of the account and of its old address: a code
+// mailed to the old inbox before the change (a reset, a sign-in) must not open the account after it.
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import { normalizeEmail } from '../../common/email';
 import { BadUserInputError, InvalidOtpError, UnauthenticatedError } from '../../common/errors';
-import { networkKey } from '../../common/ip';
 import { failure, success, unwrap } from '../../common/outcome';
 import type { ClientInfo, Principal } from '../../common/request-context';
 import { AuditEventType } from '../audit/audit-event-type';
@@ -42,7 +44,7 @@ export class EmailChangeService {
         tx,
         newEmail,
         OtpPurpose.CHANGE_EMAIL,
-        networkKey(client.ip),
+        codeOwner(principal.user.id),
         async () => {
           const taken = (await tx.count(User, { email: newEmail })) > 0;
           return taken ? null : { userId: principal.user.id };
@@ -106,6 +108,11 @@ export class EmailChangeService {
       user.email = newEmail;
       user.emailVerified = true;
       user.updatedAt = this.deps.clock.now();
+      await tx.nativeUpdate(
+        OtpCode,
+        { $or: [{ userId }, { email: old.email }], consumedAt: null },
+        { consumedAt: this.deps.clock.now() },
+      );
       await this.deps.sessions.endAllOfUser(tx, userId, 'email_changed', principal.sessionId || undefined);
       this.deps.outbox.notify(tx, old, emailChangedEmail(newEmail));
       this.deps.audit.record(tx, client, {
@@ -118,4 +125,9 @@ export class EmailChangeService {
     });
     return unwrap(outcome);
   }
+}
+
+/** Where a CHANGE_EMAIL code is kept in place of a network (otp/): with the account that asked for it. */
+function codeOwner(userId: string): string {
+  return `account:${userId}`;
 }

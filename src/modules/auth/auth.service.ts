@@ -368,7 +368,8 @@ export class AuthService {
       return consumed;
     }
     const user = consumed.value.userId === null ? null : await tx.findOne(User, consumed.value.userId);
-    if (user === null) return failure(new InvalidOtpError());
+    // A code opens only the account that still has the address it was mailed to (not one that moved away since).
+    if (user === null || user.email !== email) return failure(new InvalidOtpError());
     this.deps.audit.record(tx, client, {
       type: AuditEventType.OTP_ACCEPTED,
       actorUserId: user.id,
