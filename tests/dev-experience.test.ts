@@ -139,10 +139,12 @@ describe('.env.example', () => {
     const source = readFileSync(join(ROOT, 'src', 'config', 'config.ts'), 'utf8');
     const social = readFileSync(join(ROOT, 'src', 'config', 'identity-providers.ts'), 'utf8');
     const mfa = readFileSync(join(ROOT, 'src', 'config', 'mfa.ts'), 'utf8');
+    const webhooks = readFileSync(join(ROOT, 'src', 'config', 'webhooks.ts'), 'utf8');
     const read = [
       ...[...source.matchAll(/\b(?:str|int|bool|url)\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
       ...[...source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!),
       ...[...mfa.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!),
+      ...[...webhooks.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!),
       ...LIMIT_DEFAULTS.map((d) => d.variable),
       ...[...social.matchAll(/\b(?:get|required|list|nonceOptional)\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
       // A generic provider's settings, shown for an example provider named ACME.

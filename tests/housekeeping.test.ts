@@ -109,6 +109,34 @@ async function seed(userId: string, tag: string): Promise<void> {
   await apiKey('api-key-expired-long-ago', null, ago(8 * DAY));
   await apiKey('api-key-revoked-yesterday', ago(DAY), null);
   await apiKey('api-key-live', null, null);
+
+  // Webhook deliveries go once delivered or dead longer ago than the retention; pending ones stay however old.
+  const webhook = (id: string, delivered: Date | null, dead: Date | null) =>
+    app.sql(
+      `insert into webhook_deliveries (message_id, endpoint, type, payload, created_at, next_attempt_at, delivered_at,
+         dead_at) values (?, 'https://hooks.example/in', 'user.created', '{}', ?, ?, ?, ?)`,
+      [`${id}${tag}`, ago(20 * DAY), ago(-DAY), delivered, dead],
+    );
+  await webhook('msg_delivered-long-ago', ago(8 * DAY), null);
+  await webhook('msg_dead-long-ago', null, ago(8 * DAY));
+  await webhook('msg_delivered-yesterday', ago(DAY), null);
+  await webhook('msg_dead-yesterday', null, ago(DAY));
+  await webhook('msg_pending-old', null, null);
+
+  // Networks and devices go once unseen for 90 days (the sign-up's own, seen now, stay).
+  await app.sql('insert into known_networks (user_id, network, last_seen_at) values (?, ?, ?)', [
+    userId,
+    `198.51.100.7${tag}`,
+    ago(91 * DAY),
+  ]);
+  const device = (browser: string, lastSeen: Date) =>
+    app.sql(
+      `insert into known_devices (user_id, browser, os, network, first_seen_at, last_seen_at)
+       values (?, ?, 'Linux', '198.51.100.0/24', ?, ?)`,
+      [userId, `${browser}${tag}`, ago(200 * DAY), lastSeen],
+    );
+  await device('device-unseen-91-days', ago(91 * DAY));
+  await device('device-seen-89-days-ago', ago(89 * DAY));
 }
 
 describe('housekeeping', () => {
@@ -150,6 +178,15 @@ describe('housekeeping', () => {
     expect(kids).toEqual(['key-retired-yesterday']);
     const apiKeys = (await app.sql<{ h: string }>('select secret_hash as h from api_keys')).map((r) => r.h);
     expect(apiKeys.sort()).toEqual(['api-key-live', 'api-key-revoked-yesterday']);
+    const webhooks = (
+      await app.sql<{ m: string }>("select message_id as m from webhook_deliveries where endpoint like '%.example/%'")
+    ).map((r) => r.m);
+    expect(webhooks.sort()).toEqual(['msg_dead-yesterday', 'msg_delivered-yesterday', 'msg_pending-old']);
+    const devices = (
+      await app.sql<{ b: string }>("select browser as b from known_devices where browser like 'device-%'")
+    ).map((r) => r.b);
+    expect(devices).toEqual(['device-seen-89-days-ago']);
+    expect(await app.sql('select network from known_networks where user_id = ?', [user.user.id])).toHaveLength(1);
     expect(removed).toEqual({
       otp_codes: 2,
       otp_failures: 1,
@@ -161,6 +198,9 @@ describe('housekeeping', () => {
       webauthn_challenges: 1,
       signing_keys: 1,
       api_keys: 2,
+      known_networks: 1,
+      known_devices: 1,
+      webhook_deliveries: 2,
     });
 
     // The user who signed up just now still works: nothing live was touched.
@@ -178,5 +218,6 @@ describe('housekeeping', () => {
     expect(total('mail_outbox')).toBe(1);
     expect(total('oauth_flows')).toBe(1);
     expect(total('used_id_tokens')).toBe(1);
+    expect(total('webhook_deliveries')).toBe(2);
   });
 });

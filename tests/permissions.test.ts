@@ -18,13 +18,29 @@ import { login, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flo
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 type Role = 'USER' | 'SUPPORT' | 'ADMIN';
-type Rule = 'PUBLIC' | 'self:read' | 'self:write' | 'users:read' | 'users:write' | 'roles:write' | 'tokens:introspect';
+type Rule =
+  | 'PUBLIC'
+  | 'self:read'
+  | 'self:write'
+  | 'users:read'
+  | 'users:write'
+  | 'roles:write'
+  | 'tokens:introspect'
+  | 'webhooks:manage';
 
 /** docs/contract.md, "Roles and scopes". */
 const ROLE_SCOPES: Record<Role, readonly Rule[]> = {
   USER: ['self:read', 'self:write'],
   SUPPORT: ['self:read', 'self:write', 'users:read'],
-  ADMIN: ['self:read', 'self:write', 'users:read', 'users:write', 'roles:write', 'tokens:introspect'],
+  ADMIN: [
+    'self:read',
+    'self:write',
+    'users:read',
+    'users:write',
+    'roles:write',
+    'tokens:introspect',
+    'webhooks:manage',
+  ],
 };
 
 /** What each root field requires: 'PUBLIC', or the one scope it needs. */
@@ -74,6 +90,15 @@ const EXPECTED: Record<string, Rule> = {
   'Mutation.createApiKey': 'self:write',
   'Mutation.revokeApiKey': 'self:write',
   'Mutation.rotateSigningKey': 'roles:write',
+  // "Account lifecycle": one's own address, deletion and data; deleting others is users:write.
+  'Mutation.requestEmailChange': 'self:write',
+  'Mutation.confirmEmailChange': 'self:write',
+  'Mutation.deleteAccount': 'self:write',
+  'Mutation.deleteUser': 'users:write',
+  'Query.myData': 'self:read',
+  // "Webhooks": the dead letter and redelivery are an admin's.
+  'Query.webhookDeliveries': 'webhooks:manage',
+  'Mutation.redeliverWebhook': 'webhooks:manage',
 };
 
 /**
@@ -89,6 +114,10 @@ const ASSURANCE: Record<string, 1 | 2> = {
   'Mutation.resetUserMfa': 2,
   'Mutation.createApiKey': 1,
   'Mutation.rotateSigningKey': 2,
+  'Mutation.requestEmailChange': 1,
+  'Mutation.deleteAccount': 1,
+  'Mutation.deleteUser': 2,
+  'Mutation.redeliverWebhook': 1,
 };
 
 type PrincipalName = 'anonymous' | Role | 'deactivated' | 'revoked';
@@ -261,6 +290,39 @@ const EXAMPLES: Record<string, Example> = {
     // The standby key made at start has not been published for 10 minutes yet: the rotation waits.
     query: 'mutation { rotateSigningKey }',
     outcome: 'RATE_LIMITED',
+  },
+  'Mutation.requestEmailChange': {
+    query: 'mutation($e: String!) { requestEmailChange(newEmail: $e) { expiresIn retryAfter } }',
+    vars: () => ({ e: uniqueEmail('moving') }),
+  },
+  'Mutation.confirmEmailChange': {
+    // Past the permission; no change was asked for, so no code can be right.
+    query: 'mutation { confirmEmailChange(code: "000000") { id email } }',
+    outcome: 'INVALID_OTP',
+  },
+  'Mutation.deleteAccount': {
+    // The cell's own account goes: it leaves the pool of accounts other cells sign in with.
+    query: 'mutation { deleteAccount }',
+    ownSession: true,
+    vars: async ({ token }) => {
+      if (token === undefined) return {};
+      const me = await app.gql<{ me: { id: string } }>('{ me { id } }', {}, { token });
+      const account = pool.find((a) => a.id === me.data?.me.id);
+      if (account) account.logins = 4;
+      return {};
+    },
+  },
+  'Mutation.deleteUser': {
+    // A user made for the call.
+    query: 'mutation($id: ID!) { deleteUser(userId: $id) }',
+    vars: async () => ({ id: (await createUser(app)).id }),
+  },
+  'Query.myData': { query: '{ myData }' },
+  // Webhooks are off here: the list is empty, and no delivery has the id.
+  'Query.webhookDeliveries': { query: '{ webhookDeliveries(status: DEAD) { totalCount edges { node { id } } } }' },
+  'Mutation.redeliverWebhook': {
+    query: 'mutation { redeliverWebhook(id: "1") { id status } }',
+    outcome: 'BAD_USER_INPUT',
   },
   'Mutation.verifyMfa': {
     // A real ticket (a sign-in of a user with TOTP on that answered MFA_REQUIRED) and a wrong recovery code.

@@ -175,7 +175,9 @@ describe('a new account', () => {
     // The outbox sends in order: once a later email to the address has arrived, an earlier notice would have too.
     expect((await requestOtp(app, email, 'LOGIN')).errors).toBeUndefined();
     await app.smtp.waitFor(email, (m) => /sign-in code/i.test(m.subject));
-    expect(app.smtp.messages.filter((m) => m.to === email).map((m) => m.subject)).toEqual(['Portcullis: Your sign-in code']);
+    expect(app.smtp.messages.filter((m) => m.to === email).map((m) => m.subject)).toEqual([
+      'Portcullis: Your sign-in code',
+    ]);
   });
 });
 

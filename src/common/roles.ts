@@ -20,6 +20,8 @@ export const Scope = {
   ROLES_WRITE: 'roles:write',
   /** POST /oauth/introspect: resource servers hold it through an API key an admin made. */
   TOKENS_INTROSPECT: 'tokens:introspect',
+  /** webhookDeliveries and redeliverWebhook: the webhook dead letter and its redelivery. */
+  WEBHOOKS_MANAGE: 'webhooks:manage',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
 
@@ -35,6 +37,7 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     Scope.USERS_WRITE,
     Scope.ROLES_WRITE,
     Scope.TOKENS_INTROSPECT,
+    Scope.WEBHOOKS_MANAGE,
   ],
 });
 

@@ -8,6 +8,7 @@ import { ConfigError, readDevSecret } from './config-helpers';
 import { loadSocialSignIn, type SocialSignInConfig } from './identity-providers';
 import { parseDataKeys, type DataKeyConfig } from './data-keys';
 import { loadMfa, type MfaConfig } from './mfa';
+import { loadWebhooks, type WebhooksConfig } from './webhooks';
 import { hkdfSync } from 'node:crypto';
 
 export type NodeEnv = 'production' | 'development' | 'test';
@@ -78,6 +79,8 @@ export interface Config {
   readonly appName: string;
   /** Passkeys' relying party and step-up (mfa.ts). */
   readonly mfa: MfaConfig;
+  /** WEBHOOK_URLS, WEBHOOK_SECRET and the delivery settings (webhooks.ts); no URLs: webhooks off. */
+  readonly webhooks: WebhooksConfig;
   /** Settings that work but probably not as meant: main.ts logs each at start-up (loading config logs nothing). */
   readonly warnings: readonly string[];
 }
@@ -275,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
     socialSignIn,
     appName,
     mfa: loadMfa(env, socialSignIn.publicUrl, corsOrigins, appName, int(env, 'STEP_UP_MAX_AGE', 300, 10, 86400)),
+    webhooks: loadWebhooks(env, isProduction),
     warnings: Object.freeze(warnings),
   };
   return Object.freeze(config);

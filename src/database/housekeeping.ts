@@ -3,9 +3,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../common/clock';
 import { errorFields, type Logger } from '../common/logger';
+import { KNOWN_FOR_DAYS } from '../common/known-for';
 
 export interface HousekeepingSettings {
-  /** How long ended sessions, used or expired codes and sent emails are kept, in seconds. */
+  /** How long ended sessions, used or expired codes, sent emails and webhooks are kept, in seconds. */
   readonly retentionSeconds: number;
   readonly intervalMs: number;
   readonly batchSize: number;
@@ -42,6 +43,21 @@ function targets(now: Date, retentionMs: number): Array<{ table: string; where: 
       key: 'kid',
     },
     { table: 'api_keys', where: '(revoked_at < ? or expires_at < ?)', cutoff: old },
+    // A network or device unseen for KNOWN_FOR_DAYS is a stranger again: the row has nothing left to say.
+    {
+      table: 'known_networks',
+      where: 'last_seen_at < ?',
+      cutoff: new Date(now.getTime() - KNOWN_FOR_DAYS * 24 * HOUR_MS),
+      key: 'ctid',
+    },
+    {
+      table: 'known_devices',
+      where: 'last_seen_at < ?',
+      cutoff: new Date(now.getTime() - KNOWN_FOR_DAYS * 24 * HOUR_MS),
+      key: 'ctid',
+    },
+    // Delivered webhooks go after the retention; a dead one stays as long, for an admin to redeliver (docs/webhooks.md).
+    { table: 'webhook_deliveries', where: '(delivered_at < ? or dead_at < ?)', cutoff: old },
   ];
 }
 

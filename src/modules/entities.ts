@@ -17,6 +17,7 @@ import { WebAuthnChallenge } from './mfa/webauthn-challenge.entity';
 import { SigningKey } from './signing-keys/signing-key.entity';
 import { ApiKey } from './api-keys/api-key.entity';
 import { KnownDevice } from './devices/known-device.entity';
+import { WebhookDelivery } from './webhooks/webhook-delivery.entity';
 
 export const ENTITIES = [
   User,
@@ -37,4 +38,5 @@ export const ENTITIES = [
   SigningKey,
   ApiKey,
   KnownDevice,
+  WebhookDelivery,
 ];

@@ -13,6 +13,7 @@ import { openDatabase } from '../database/database';
 import type { Housekeeping } from '../database/housekeeping';
 import { ENTITIES } from '../modules/entities';
 import type { OutboxSenderSettings } from '../modules/mail/outbox-sender';
+import type { WebhookSenderSettings } from '../modules/webhooks/webhook-sender';
 import { createLimitStore, type LimitStore } from '../rate-limit/store';
 import { createGraphQLServer } from './graphql-server';
 import { createHttpApp } from './http-app';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly outbox?: Partial<OutboxSenderSettings>;
+  /** The webhook sender's timing (tests: a short poll and retries). */
+  readonly webhooks?: Partial<WebhookSenderSettings>;
 }
 
 export interface PortcullisServer {
@@ -84,7 +87,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     if (isGraphQLPost(req)) graphqlPost(req, res);
     else void app(req, res);
   });
-  const workers = createWorkers({ config, db, services, keys, clock, metrics, logger, outbox: options.outbox });
+  const workers = createWorkers({
+    config,
+    db,
+    services,
+    keys,
+    clock,
+    metrics,
+    logger,
+    outbox: options.outbox,
+    webhooks: options.webhooks,
+  });
   workers.start();
 
   return {

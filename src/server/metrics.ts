@@ -17,6 +17,7 @@ import { AuditEventType, SignInMethod } from '../modules/audit/audit-event-type'
 import type { AuditEntry } from '../modules/audit/audit.service';
 import type { SessionCache } from '../modules/sessions/session-cache';
 import type { OutboxHooks } from '../modules/mail/outbox-sender';
+import type { WebhookHooks } from '../modules/webhooks/webhook-sender';
 import { CODE_EMAIL_KINDS } from '../modules/mail/templates';
 
 /** The `operation` label of a request that selects several different root fields. */
@@ -123,6 +124,12 @@ export class Metrics {
     help: 'Failed attempts to hand an email to the SMTP server',
     registers: [this.registry],
   });
+  private readonly webhooks = new Counter({
+    name: 'portcullis_webhook_deliveries_total',
+    help: 'Webhook delivery tries by outcome (delivered: a 2xx answer; failed: anything else; dead: the last try failed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
 
   constructor(orm: MikroORM) {
     collectDefaultMetrics({ register: this.registry });
@@ -201,6 +208,13 @@ export class Metrics {
       if (CODE_EMAIL_KINDS.has(kind)) this.codes.inc({ event: 'sent' });
     },
     onFailure: () => this.mailFailures.inc(),
+  };
+
+  /** Each webhook try, by outcome (a dead one is also counted as failed). */
+  readonly webhookHooks: WebhookHooks = {
+    onDelivered: () => this.webhooks.inc({ outcome: 'delivered' }),
+    onFailure: () => this.webhooks.inc({ outcome: 'failed' }),
+    onDead: () => this.webhooks.inc({ outcome: 'dead' }),
   };
 
   /** Observes every GraphQL request's duration under its root-field label (operationLabel). */

@@ -17,6 +17,7 @@ import { MfaUserResolver } from '../modules/mfa/mfa-user.resolver';
 import { SecondFactorResolver } from '../modules/auth/second-factor.resolver';
 import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
 import { SigningKeyResolver } from '../modules/signing-keys/signing-key.resolver';
+import { WebhookResolver } from '../modules/webhooks/webhook.resolver';
 import { AccountResolver } from '../modules/account/account.resolver';
 
 export const RESOLVERS = [
@@ -31,6 +32,7 @@ export const RESOLVERS = [
   [SecondFactorResolver, (s: Services) => new SecondFactorResolver(s.secondFactor)],
   [ApiKeyResolver, (s: Services) => new ApiKeyResolver(s.apiKeys)],
   [SigningKeyResolver, (s: Services) => new SigningKeyResolver(s.keyRing, s.audit)],
+  [WebhookResolver, (s: Services) => new WebhookResolver(s.webhooks)],
   [AccountResolver, (s: Services) => new AccountResolver(s.emailChange, s.accountDeletion, s.clock)],
 ] as const;
 

@@ -14,6 +14,7 @@ import { SessionService } from '../modules/sessions/session.service';
 import { LockoutService } from '../modules/auth/lockout.service';
 import { OutboxService } from '../modules/mail/outbox.service';
 import { AuditService, type AuditEntry } from '../modules/audit/audit.service';
+import { WebhookService } from '../modules/webhooks/webhooks.service';
 import { UserAdminService, type UnlockHook } from '../modules/admin/user-admin.service';
 import type { Logger } from '../common/logger';
 import { IdentityService } from '../modules/identities/identity.service';
@@ -49,6 +50,8 @@ export interface Services {
   readonly apiKeys: ApiKeyService;
   readonly passkeys: PasskeyService;
   readonly secondFactor: SecondFactorService;
+  /** Webhook deliveries: queued from the audit trail in each change's transaction (off without WEBHOOK_URLS). */
+  readonly webhooks: WebhookService;
   readonly emailChange: EmailChangeService;
   readonly accountDeletion: AccountDeletionService;
   /** Ends the password hashing threads. */
@@ -89,7 +92,8 @@ export function createServices(
     { keys: keyRing, issuer: config.jwtIssuer, audience: config.jwtAudience, ttl: config.accessTokenTtl },
     clock,
   );
-  const audit = new AuditService(clock, afterCommit, hooks.onAudit);
+  const webhooks = new WebhookService(config.webhooks, clock, afterCommit);
+  const audit = new AuditService(clock, afterCommit, hooks.onAudit, (em, entry, at) => webhooks.onAudit(em, entry, at));
   const sessionCache = new SessionCache();
   const sessions = new SessionService(
     { refreshKey: keys.refresh, refreshTtl: config.refreshTokenTtl, graceWindow: config.refreshGraceWindow },
@@ -181,6 +185,7 @@ export function createServices(
     apiKeys,
     passkeys,
     secondFactor,
+    webhooks,
     emailChange: new EmailChangeService({ clock, otp, outbox, audit, sessions }),
     accountDeletion: new AccountDeletionService(sessions, audit, outbox),
     close: () => passwords.close(),

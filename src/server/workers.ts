@@ -1,5 +1,5 @@
-// The background work of one instance: the mail outbox sender, the housekeeping sweeps, and the database's change
-// feed that keeps the session cache honest across instances.
+// The background work of one instance: the mail outbox sender, the webhook sender, the housekeeping sweeps, and the
+// database's change feed that keeps the session cache honest across instances.
 import type { Config } from '../config/config';
 import type { Clock } from '../common/clock';
 import type { Keys } from '../common/keys';
@@ -9,6 +9,11 @@ import type { Database } from '../database/database';
 import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../database/housekeeping';
 import { LogMailer, SmtpMailer, type Mailer } from '../modules/mail/mailer';
 import { DEFAULT_OUTBOX_SETTINGS, OutboxSender, type OutboxSenderSettings } from '../modules/mail/outbox-sender';
+import {
+  DEFAULT_WEBHOOK_SETTINGS,
+  WebhookSender,
+  type WebhookSenderSettings,
+} from '../modules/webhooks/webhook-sender';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
@@ -24,12 +29,13 @@ export interface WorkerParts {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly outbox?: Partial<OutboxSenderSettings>;
+  readonly webhooks?: Partial<WebhookSenderSettings>;
 }
 
 export interface Workers {
   readonly housekeeping: Housekeeping;
   start(): void;
-  /** Stops taking new work; resolves when the email being sent and the sweep under way are done. */
+  /** Stops taking new work; resolves when the email and webhook being sent and the sweep under way are done. */
   drain(): Promise<void>;
   /** After `drain` (or the shutdown deadline): closes the mail transport and the change feed. */
   close(): Promise<void>;
@@ -48,6 +54,26 @@ export function createWorkers(parts: WorkerParts): Workers {
     metrics.outboxHooks,
   );
   services.outbox.onCommitted(() => sender.kick());
+  // Webhooks are off without WEBHOOK_URLS (config/webhooks.ts: then there is no secret either, and nothing is queued).
+  const { secret } = config.webhooks;
+  const webhookSender =
+    config.webhooks.urls.length === 0 || secret === undefined
+      ? null
+      : new WebhookSender(
+          orm,
+          { ...config.webhooks, secret },
+          services.audit,
+          clock,
+          logger,
+          {
+            ...DEFAULT_WEBHOOK_SETTINGS,
+            maxAttempts: config.webhooks.maxAttempts,
+            timeoutMs: config.webhooks.timeoutMs,
+            ...parts.webhooks,
+          },
+          metrics.webhookHooks,
+        );
+  if (webhookSender) services.webhooks.onCommitted(() => webhookSender.kick());
   const housekeeping = new Housekeeping(orm, clock, logger, {
     ...DEFAULT_HOUSEKEEPING,
     retentionSeconds: config.retentionDays * 86_400,
@@ -83,6 +109,7 @@ export function createWorkers(parts: WorkerParts): Workers {
     housekeeping,
     start() {
       sender.start();
+      webhookSender?.start();
       housekeeping.start();
       changeFeed?.start();
       keyTimer = setInterval(maintainKeys, KEY_MAINTENANCE_MS);
@@ -90,7 +117,7 @@ export function createWorkers(parts: WorkerParts): Workers {
     },
     async drain() {
       clearInterval(keyTimer);
-      await Promise.all([sender.stop(), housekeeping.stop()]);
+      await Promise.all([sender.stop(), webhookSender?.stop(), housekeeping.stop()]);
     },
     async close() {
       mailer.close();

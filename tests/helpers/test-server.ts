@@ -2,6 +2,7 @@
 import { loadConfig } from '../../src/config/config';
 import { silentLogger, type Logger } from '../../src/common/logger';
 import { createServer, type PortcullisServer } from '../../src/server/create-server';
+import type { WebhookSenderSettings } from '../../src/modules/webhooks/webhook-sender';
 import { graphqlClient, type GraphQLClient } from './client';
 import { FakeClock } from './fake-clock';
 import { serverEnv } from './server-env';
@@ -28,6 +29,8 @@ export interface TestAppOptions {
   realClock?: boolean;
   /** A real PostgreSQL to create this app's database on (helpers/real-postgres.ts), whatever TEST_DATABASE_URL says. */
   postgres?: string;
+  /** The webhook sender's timing (a 50 ms poll unless set). */
+  webhooks?: Partial<WebhookSenderSettings>;
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -40,6 +43,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     clock: options.realClock ? undefined : clock,
     logger: options.logger ?? silentLogger,
     outbox: { pollMs: 50, retryBaseMs: 100, retryMaxMs: 500 },
+    webhooks: { pollMs: 50, ...options.webhooks },
   });
   const port = await server.listen(0);
   const url = `http://127.0.0.1:${port}/graphql`;

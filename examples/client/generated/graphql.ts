@@ -9,6 +9,7 @@ export type MfaFactorType =
 
 /** What a one-time code is for. A code is only accepted for the purpose it was issued for. */
 export type OtpPurpose =
+  | 'CHANGE_EMAIL'
   | 'LOGIN'
   | 'RESET_PASSWORD'
   | 'VERIFY_EMAIL';

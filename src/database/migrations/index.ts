@@ -13,6 +13,7 @@ import { Migration20261206120000_sessionAssurance } from './migration-2026120612
 import { Migration20261206130000_secondFactors } from './migration-20261206130000-second-factors';
 import { Migration20261206140000_signingKeysApiKeys } from './migration-20261206140000-signing-keys-api-keys';
 import { Migration20261206150000_accountLifecycle } from './migration-20261206150000-account-lifecycle';
+import { Migration20261206160000_webhooks } from './migration-20261206160000-webhooks';
 
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261122124214-initial', class: Migration20261122124214_initial },
@@ -27,4 +28,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'migration-20261206130000-second-factors', class: Migration20261206130000_secondFactors },
   { name: 'migration-20261206140000-signing-keys-api-keys', class: Migration20261206140000_signingKeysApiKeys },
   { name: 'migration-20261206150000-account-lifecycle', class: Migration20261206150000_accountLifecycle },
+  { name: 'migration-20261206160000-webhooks', class: Migration20261206160000_webhooks },
 ];

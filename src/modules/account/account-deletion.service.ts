@@ -30,6 +30,9 @@ const FORGET = [
   'delete from otp_failures where email = ?',
   'delete from oauth_flows where link_user_id = ? or result_user_id = ?',
   'delete from mail_outbox where recipient = ? and sent_at is null',
+  // Webhooks already delivered (or given up) about the account; pending ones still go out, then age away.
+  `delete from webhook_deliveries where (delivered_at is not null or dead_at is not null)
+    and payload::jsonb -> 'data' ->> 'userId' = ?`,
   // Anonymised, not deleted: events about or by the account, and those naming its address (failed sign-ins).
   `update audit_events set email = null, ip = null, user_agent = null
     where subject_user_id = ? or actor_user_id = ? or email = ?`,
@@ -54,7 +57,7 @@ export class AccountDeletionService {
       const { id, email } = user;
       // Ends the sessions first, so this instance's cache forgets them once the deletion commits.
       await this.sessions.endAllOfUser(tx, id, 'account_deleted');
-      const params: unknown[][] = [[id, email], [email], [id, id], [email], [id, id, email]];
+      const params: unknown[][] = [[id, email], [email], [id, id], [email], [id], [id, id, email]];
       for (const [i, sql] of FORGET.entries()) await tx.execute(sql, params[i]);
       await tx.nativeDelete(User, { id });
       this.audit.record(tx, deleter.userId === id ? null : deleter.client, {

@@ -171,6 +171,7 @@ export class UserAdminService {
       type: AuditEventType.ROLES_CHANGED,
       subjectUserId: user.id,
       detail: '-> ADMIN (command line)',
+      accountCreated: true,
     });
     await em.flush();
     return { user, created: true };

@@ -1,18 +1,16 @@
 // Background delivery of the mail outbox: claims due messages with SKIP LOCKED (safe with several
-// instances), sends them, and retries failures with exponential backoff until the retries run out.
+// instances; database/claim-loop.ts), sends them, and retries failures with exponential backoff until the retries
+// run out.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { errorFields, type Logger } from '../../common/logger';
 import type { Sealer } from '../../common/sealing';
+import { backoffMs, ClaimLoop, type ClaimLoopSettings } from '../../database/claim-loop';
 import type { Mailer } from './mailer';
 
-export interface OutboxSenderSettings {
-  readonly pollMs: number;
+export interface OutboxSenderSettings extends ClaimLoopSettings {
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly maxAttempts: number;
-  /** How long a claimed message stays invisible to other senders. */
-  readonly claimMs: number;
-  readonly batchSize: number;
 }
 
 export const DEFAULT_OUTBOX_SETTINGS: OutboxSenderSettings = {
@@ -30,6 +28,8 @@ export interface OutboxHooks {
   onFailure?(): void;
 }
 
+const CLAIMED_COLUMNS = 'id, recipient, kind, payload, attempts';
+
 interface ClaimedRow {
   id: string;
   recipient: string;
@@ -39,10 +39,7 @@ interface ClaimedRow {
 }
 
 export class OutboxSender {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly loop: ClaimLoop<ClaimedRow>;
 
   constructor(
     private readonly orm: MikroORM,
@@ -51,76 +48,28 @@ export class OutboxSender {
     private readonly logger: Logger,
     private readonly settings: OutboxSenderSettings = DEFAULT_OUTBOX_SETTINGS,
     private readonly hooks: OutboxHooks = {},
-  ) {}
+  ) {
+    this.loop = new ClaimLoop<ClaimedRow>(
+      orm,
+      { table: 'mail_outbox', pending: 'sent_at is null and failed_at is null', columns: CLAIMED_COLUMNS },
+      settings,
+      (row) => this.deliver(row),
+      (err) => this.logger.error('mail outbox pass failed', errorFields(err)),
+    );
+  }
 
   start(): void {
-    this.stopped = false;
-    this.kick();
+    this.loop.start();
   }
 
   /** Runs a pass now (or right after the current one). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.stopped) return;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      } else {
-        this.timer = setTimeout(() => this.kick(), this.settings.pollMs);
-        this.timer.unref();
-      }
-    });
+    this.loop.kick();
   }
 
   /** Stops after the message being sent now. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private async pass(): Promise<void> {
-    try {
-      for (;;) {
-        const rows = await this.claim();
-        for (const [i, row] of rows.entries()) {
-          if (this.stopped) return await this.release(rows.slice(i));
-          await this.deliver(row);
-        }
-        if (rows.length < this.settings.batchSize || this.stopped) return;
-      }
-    } catch (err) {
-      this.logger.error('mail outbox pass failed', errorFields(err));
-    }
-  }
-
-  private async claim(): Promise<ClaimedRow[]> {
-    const now = new Date();
-    return this.orm.em.getConnection().execute<ClaimedRow[]>(
-      `update mail_outbox set locked_until = ?
-        where id in (
-          select id from mail_outbox
-           where sent_at is null and failed_at is null and next_attempt_at <= ?
-             and (locked_until is null or locked_until < ?)
-           order by id limit ? for update skip locked)
-        returning id, recipient, kind, payload, attempts`,
-      [new Date(now.getTime() + this.settings.claimMs), now, now, this.settings.batchSize],
-    );
-  }
-
-  /** Hands claimed but unsent messages back at once, so another instance need not wait out the claim. */
-  private async release(rows: readonly ClaimedRow[]): Promise<void> {
-    await this.orm.em.getConnection().execute(
-      `update mail_outbox set locked_until = null where sent_at is null and id in (${rows.map(() => '?').join(', ')})`,
-      rows.map((r) => r.id),
-    );
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async deliver(row: ClaimedRow): Promise<void> {
@@ -133,7 +82,7 @@ export class OutboxSender {
       this.hooks.onFailure?.();
       const attempts = row.attempts + 1;
       const giveUp = attempts >= this.settings.maxAttempts;
-      const delay = Math.min(this.settings.retryMaxMs, this.settings.retryBaseMs * 2 ** (attempts - 1));
+      const delay = backoffMs(attempts, this.settings.retryBaseMs, this.settings.retryMaxMs);
       const reason = String((err as { message?: unknown } | null)?.message ?? err).slice(0, 500);
       this.logger.warn(giveUp ? 'email given up' : 'email send failed; will retry', {
         outboxId: row.id,

@@ -250,6 +250,7 @@ export class SessionService {
       actorUserId: userId,
       subjectUserId: userId,
       detail: `session ${sessionId}`,
+      sessionId,
     });
     await em.flush();
     return true;
@@ -325,6 +326,7 @@ export class SessionService {
       type: AuditEventType.REFRESH_TOKEN_REUSE,
       subjectUserId: userId,
       detail: `session ${sessionId} ended`,
+      sessionId,
     });
   }
 }
