@@ -1,7 +1,15 @@
 // `npm test` runs the test files in groups (tests/helpers/groups.ts): every file must run, exactly once.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GROUP_COUNT, measuredSeconds, partition, suiteFiles, testFiles, usesTestDatabase } from './helpers/groups';
+import {
+  drivesBrowser,
+  GROUP_COUNT,
+  measuredSeconds,
+  partition,
+  suiteFiles,
+  testFiles,
+  usesTestDatabase,
+} from './helpers/groups';
 
 it('puts every test file in exactly one group, and has one group file per group', () => {
   const groups = partition(testFiles(), measuredSeconds(), GROUP_COUNT);
@@ -18,17 +26,22 @@ it('balances the groups by the measured durations: longest first, into the light
   expect(partition(['new.test.ts', 'a.test.ts'], seconds, 2)).toEqual([['a.test.ts'], ['new.test.ts']]);
 });
 
-it("CI's PostgreSQL pass (TEST_SKIP_DATABASE_FREE=1) leaves out only files that never touch the test database", () => {
+it("CI's PostgreSQL pass (TEST_POSTGRES_PASS=1) leaves out only files that never touch the test database or drive Chromium", () => {
   const all = suiteFiles({});
-  const postgresPass = suiteFiles({ TEST_SKIP_DATABASE_FREE: '1' });
+  const postgresPass = suiteFiles({ TEST_POSTGRES_PASS: '1' });
   const left = all.filter((f) => !postgresPass.includes(f));
-  // The files that start the app or a database stay in it; the embedded database's own files and pure units go.
+  // The files that start the app or a database stay in it; the embedded database's own files, pure units and the
+  // browser-driven files go.
   for (const file of ['otp.test.ts', 'permissions.test.ts', 'shutdown.test.ts', 'instances.test.ts']) {
     expect(postgresPass).toContain(file);
   }
   for (const file of ['data-dir-lock.test.ts', 'embedded.test.ts', 'test-groups.test.ts', 'schema.test.ts']) {
     expect(left).toContain(file);
   }
-  for (const file of left) expect(usesTestDatabase(file)).toBe(false);
-  expect(suiteFiles({ TEST_SKIP_DATABASE_FREE: '0' })).toEqual(all);
+  for (const file of ['passkeys-browser.test.ts', 'playground.test.ts', 'example-client-cookie.test.ts']) {
+    expect(left).toContain(file);
+  }
+  for (const file of left) expect(!usesTestDatabase(file) || drivesBrowser(file)).toBe(true);
+  for (const file of postgresPass) expect(usesTestDatabase(file) && !drivesBrowser(file)).toBe(true);
+  expect(suiteFiles({ TEST_POSTGRES_PASS: '0' })).toEqual(all);
 });

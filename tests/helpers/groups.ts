@@ -46,14 +46,24 @@ export function usesTestDatabase(file: string): boolean {
   return USES_TEST_DATABASE.test(readFileSync(join(TESTS, file), 'utf8'));
 }
 
+// What a file that drives Chromium says (the browser kit, the virtual authenticator).
+const DRIVES_BROWSER = /helpers\/browser'|helpers\/webauthn'/;
+
+/** Whether `file` drives a real Chromium (the playground, the example clients, passkeys, provider forms). */
+export function drivesBrowser(file: string): boolean {
+  return DRIVES_BROWSER.test(readFileSync(join(TESTS, file), 'utf8'));
+}
+
 /**
- * The files `npm test` runs. CI runs the suite twice, on PostgreSQL and on PGlite; with TEST_SKIP_DATABASE_FREE=1
- * (its PostgreSQL pass) the files that never touch the test database (pure units, the embedded database's own
- * files, the browser harness) are left to the other pass, which runs every file.
+ * The files `npm test` runs. CI runs the suite twice, on PostgreSQL and on PGlite, and the PGlite pass (what a
+ * fresh machine runs) runs every file. With TEST_POSTGRES_PASS=1 (CI's PostgreSQL pass) two kinds of file are left
+ * to it: those that never touch the test database (pure units, the embedded database's own files), which would run
+ * the same twice, and those that drive Chromium, whose server side is the same GraphQL API the other files test on
+ * both databases while what they add (cookies, WebAuthn, CORS, the playground page) does not depend on the database.
  */
 export function suiteFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   const files = testFiles();
-  return env.TEST_SKIP_DATABASE_FREE === '1' ? files.filter(usesTestDatabase) : files;
+  return env.TEST_POSTGRES_PASS === '1' ? files.filter((f) => usesTestDatabase(f) && !drivesBrowser(f)) : files;
 }
 
 /** Declares group `n` (1-based): each of its files as a describe block, loaded inside it. */
