@@ -3,8 +3,8 @@
 // device the account has not used in 90 days tells its owner, once, naming the device and the network but not the
 // address. Not for an account's first device, a refresh, a failed sign-in, a password that still needs its second
 // factor, or an address nobody proved. Clients are told apart by User-Agent and X-Forwarded-For (TRUST_PROXY).
-import { randomBytes, randomInt } from 'node:crypto';
-import { eventually } from './helpers/eventually';
+import { randomBytes } from 'node:crypto';
+import { letterEmail, mailWhenSent } from './helpers/notices';
 import { AUTH_FIELDS, login, PASSWORD, requestOtp, signUp, verifyOtp, type Tokens } from './helpers/flows';
 import { enableTotp, mfaTicketOf, nextTotpCode, totpCode } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
@@ -48,12 +48,6 @@ afterAll(async () => {
   await provider?.stop();
 });
 
-/** An address with no digits, so that the only digits in a notice are the network's and the time's. */
-function letterEmail(prefix: string): string {
-  const letters = Array.from({ length: 12 }, () => String.fromCharCode(97 + randomInt(26))).join('');
-  return `${prefix}.${letters}@example.com`;
-}
-
 function ok<T>(res: GraphQLResponse<T>): T {
   expect(res.errors).toBeUndefined();
   return res.data!;
@@ -61,17 +55,7 @@ function ok<T>(res: GraphQLResponse<T>): T {
 
 /** The new-sign-in notices to `email`, once the outbox has sent all it holds for that address. */
 async function notices(email: string): Promise<ReceivedMail[]> {
-  await eventually(
-    async () =>
-      (
-        await app.sql<{ n: number }>(
-          'select count(*)::int as n from mail_outbox where recipient = ? and sent_at is null and failed_at is null',
-          [email],
-        )
-      )[0]!.n,
-    (n) => n === 0,
-  );
-  return app.smtp.messages.filter((m) => m.to === email && m.subject === SUBJECT);
+  return (await mailWhenSent(app, email)).filter((m) => m.subject === SUBJECT);
 }
 
 /** A verified account, signed up (its first session) from HOME. */

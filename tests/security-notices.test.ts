@@ -2,8 +2,8 @@
 // email to the account's address (the OLD one for an email change), named with APP_NAME in the subject
 // ("APP_NAME: …") and both bodies, holding no password, code, token or secret. An address nobody proved gets none.
 // Identity link and unlink run against a real OpenID provider (oidc-provider in a child process).
-import { randomBytes, randomInt } from 'node:crypto';
-import { eventually } from './helpers/eventually';
+import { randomBytes } from 'node:crypto';
+import { letterEmail, mailWhenSent } from './helpers/notices';
 import { login, PASSWORD, requestOtp, resetPassword, signUp, type Tokens } from './helpers/flows';
 import { enableTotp, mfaTicketOf, nextTotpCode, verifyMfa, type EnabledTotp } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
@@ -55,12 +55,6 @@ afterAll(async () => {
   await provider?.stop();
 });
 
-/** An address with no digits, so that any run of digits in a notice would be something else (a code). */
-function letterEmail(prefix: string): string {
-  const letters = Array.from({ length: 12 }, () => String.fromCharCode(97 + randomInt(26))).join('');
-  return `${prefix}.${letters}@example.com`;
-}
-
 function ok<T>(res: GraphQLResponse<T>): T {
   expect(res.errors).toBeUndefined();
   return res.data!;
@@ -68,17 +62,7 @@ function ok<T>(res: GraphQLResponse<T>): T {
 
 /** Every email to `email`, once the outbox has sent all it holds for that address (none is still on its way). */
 async function delivered(email: string): Promise<ReceivedMail[]> {
-  await eventually(
-    async () =>
-      (
-        await app.sql<{ n: number }>(
-          'select count(*)::int as n from mail_outbox where recipient = ? and sent_at is null and failed_at is null',
-          [email],
-        )
-      )[0]!.n,
-    (n) => n === 0,
-  );
-  return app.smtp.messages.filter((m) => m.to === email);
+  return mailWhenSent(app, email);
 }
 
 /**

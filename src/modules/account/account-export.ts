@@ -1,12 +1,13 @@
 // myData: everything Portcullis holds about the signed-in user, as one JSON document — the answer to a data-access
-// request (GDPR art. 15). Each section lists its fields by name, so a secret (password or code hash, refresh token,
-// TOTP secret, passkey key, API key secret, sealed value) can never slip in with a new column.
+// request (GDPR art. 15). Each section lists its fields by name (the user and API keys as their GraphQL views, which
+// have no secret field, plus what only the export shows), so a secret (password or code hash, refresh token, TOTP
+// secret, passkey key, API key secret, sealed value) can never slip in with a new column.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../common/clock';
 import { UnauthenticatedError } from '../../common/errors';
 import type { Principal } from '../../common/request-context';
-import { scopesOf } from '../../common/roles';
 import { ApiKey } from '../api-keys/api-key.entity';
+import { toApiKeyView } from '../api-keys/api-key.types';
 import { AuditEvent } from '../audit/audit-event.entity';
 import { KnownDevice } from '../devices/known-device.entity';
 import { Identity } from '../identities/identity.entity';
@@ -14,6 +15,7 @@ import { MfaFactor } from '../mfa/mfa-factor.entity';
 import { RecoveryCode } from '../mfa/recovery-code.entity';
 import { Session } from '../sessions/session.entity';
 import { User } from '../users/user.entity';
+import { toUserView } from '../users/user.types';
 
 export const EXPORT_FORMAT = 'portcullis.export.v1';
 /** The newest audit events an export holds (older ones are summarised by a count). */
@@ -36,18 +38,7 @@ export async function exportAccount(em: EntityManager, principal: Principal, clo
   return {
     format: EXPORT_FORMAT,
     exportedAt: clock.now().toISOString(),
-    user: {
-      id: user.id,
-      email: user.email,
-      fullName: user.fullName,
-      emailVerified: user.emailVerified,
-      active: user.active,
-      roles: [...user.roles],
-      scopes: scopesOf(user.roles),
-      hasPassword: user.passwordHash !== null,
-      createdAt: user.createdAt,
-      updatedAt: user.updatedAt,
-    },
+    user: { ...toUserView(user), hasPassword: user.passwordHash !== null, updatedAt: user.updatedAt },
     sessions: sessions.map((s) => ({
       id: s.id,
       current: s.id === principal.sessionId,
@@ -73,16 +64,7 @@ export async function exportAccount(em: EntityManager, principal: Principal, clo
       lastUsedAt: f.lastUsedAt,
     })),
     recoveryCodes: { remaining: codesLeft },
-    apiKeys: apiKeys.map((k) => ({
-      id: k.id,
-      name: k.name,
-      prefix: k.prefix,
-      scopes: [...k.scopes],
-      createdAt: k.createdAt,
-      expiresAt: k.expiresAt,
-      lastUsedAt: k.lastUsedAt,
-      revokedAt: k.revokedAt,
-    })),
+    apiKeys: apiKeys.map((k) => ({ ...toApiKeyView(k), revokedAt: k.revokedAt })),
     knownDevices: devices.map((d) => ({
       browser: d.browser,
       os: d.os,
