@@ -25,18 +25,26 @@ export interface Deleter {
 }
 
 // What the users row's foreign keys do not remove: rows tied to the account by id without a key, or by address.
-const FORGET = [
-  'delete from otp_codes where user_id = ? or email = ?',
-  'delete from otp_failures where email = ?',
-  'delete from oauth_flows where link_user_id = ? or result_user_id = ?',
-  'delete from mail_outbox where recipient = ? and sent_at is null',
-  // Webhooks already delivered (or given up) about the account; pending ones still go out, then age away.
-  `delete from webhook_deliveries where (delivered_at is not null or dead_at is not null)
-    and payload::jsonb -> 'data' ->> 'userId' = ?`,
-  // Anonymised, not deleted: events about or by the account, and those naming its address (failed sign-ins).
-  `update audit_events set email = null, ip = null, user_agent = null
-    where subject_user_id = ? or actor_user_id = ? or email = ?`,
-];
+function forget(id: string, email: string): Array<[sql: string, params: unknown[]]> {
+  return [
+    ['delete from otp_codes where user_id = ? or email = ?', [id, email]],
+    ['delete from otp_failures where email = ?', [email]],
+    ['delete from oauth_flows where link_user_id = ? or result_user_id = ?', [id, id]],
+    ['delete from mail_outbox where recipient = ? and sent_at is null', [email]],
+    // Webhooks already delivered (or given up) about the account; pending ones still go out, then age away.
+    [
+      `delete from webhook_deliveries where (delivered_at is not null or dead_at is not null)
+        and payload::jsonb -> 'data' ->> 'userId' = ?`,
+      [id],
+    ],
+    // Anonymised, not deleted: events about or by the account, and those naming its address (failed sign-ins).
+    [
+      `update audit_events set email = null, ip = null, user_agent = null
+        where subject_user_id = ? or actor_user_id = ? or email = ?`,
+      [id, id, email],
+    ],
+  ];
+}
 
 export class AccountDeletionService {
   constructor(
@@ -57,8 +65,7 @@ export class AccountDeletionService {
       const { id, email } = user;
       // Ends the sessions first, so this instance's cache forgets them once the deletion commits.
       await this.sessions.endAllOfUser(tx, id, 'account_deleted');
-      const params: unknown[][] = [[id, email], [email], [id, id], [email], [id], [id, id, email]];
-      for (const [i, sql] of FORGET.entries()) await tx.execute(sql, params[i]);
+      for (const [sql, params] of forget(id, email)) await tx.execute(sql, params);
       await tx.nativeDelete(User, { id });
       this.audit.record(tx, deleter.userId === id ? null : deleter.client, {
         type: AuditEventType.ACCOUNT_DELETED,
