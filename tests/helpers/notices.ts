@@ -1,13 +1,12 @@
 // For tests of the notices: addresses without digits, and the mail an address got once the outbox has sent all
 // it holds for it (nothing still on its way), read from the real SMTP server.
 import { randomInt } from 'node:crypto';
+import type { WithSql } from './account';
 import { eventually } from './eventually';
 import type { ReceivedMail, TestSmtp } from './smtp';
 
-export interface WithOutbox {
-  readonly smtp: TestSmtp;
-  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>;
-}
+/** A server whose database tests read, and the SMTP server its mail goes to (a TestApp). */
+export type WithOutbox = WithSql & { readonly smtp: TestSmtp };
 
 /** An address with no digits, so that any run of digits in a notice is something the notice put there. */
 export function letterEmail(prefix: string): string {
