@@ -73,22 +73,33 @@ export class AccessTokenService {
     const now = epochSeconds(this.clock.now());
     const cached = this.verified.get(token);
     if (cached !== undefined && cached.exp > now) return cached;
-    let decoded: jwt.Jwt;
-    try {
-      const header = jwt.decode(token, { complete: true })?.header;
-      const found = header && this.settings.keys.verifying(header.alg, header.kid);
-      if (!found) throw new UnknownKeyError(typeof header?.kid === 'string');
-      decoded = jwt.verify(token, found.key, {
-        algorithms: [found.algorithm],
+    // One decode: jsonwebtoken hands the header it decoded to the key callback, which answers at once (the whole
+    // verification stays synchronous). The key is the one the ring holds for that alg and kid, and its algorithm
+    // must be the header's: with `algorithms` naming both, the pair is checked here, explicitly.
+    let unknownKey: UnknownKeyError | undefined;
+    let decoded: jwt.Jwt | undefined;
+    jwt.verify(
+      token,
+      (header, answer) => {
+        const found = this.settings.keys.verifying(header.alg, header.kid);
+        if (found === null || found.algorithm !== header.alg) {
+          unknownKey = new UnknownKeyError(typeof header.kid === 'string');
+          answer(unknownKey);
+        } else answer(null, found.key);
+      },
+      {
+        algorithms: ['ES256', 'HS256'],
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         clockTimestamp: now,
         complete: true,
-      });
-    } catch (err) {
-      if (err instanceof UnknownKeyError) throw err;
-      throw new UnauthenticatedError();
-    }
+      },
+      (err, result) => {
+        if (err === null) decoded = result;
+      },
+    );
+    if (unknownKey !== undefined) throw unknownKey;
+    if (decoded === undefined) throw new UnauthenticatedError();
     const p = decoded.payload;
     if (decoded.header.typ !== TOKEN_TYPE || typeof p !== 'object') throw new UnauthenticatedError();
     const { sub, sid, jti, scope, roles, iat, exp, acr, amr, auth_time: authTime } = p as Record<string, unknown>;
