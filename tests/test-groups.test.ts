@@ -8,6 +8,7 @@ import {
   partition,
   suiteFiles,
   testFiles,
+  usesOnlyRealPostgres,
   usesTestDatabase,
 } from './helpers/groups';
 
@@ -44,4 +45,22 @@ it("CI's PostgreSQL pass (TEST_POSTGRES_PASS=1) leaves out only files that never
   for (const file of left) expect(!usesTestDatabase(file) || drivesBrowser(file)).toBe(true);
   for (const file of postgresPass) expect(usesTestDatabase(file) && !drivesBrowser(file)).toBe(true);
   expect(suiteFiles({ TEST_POSTGRES_PASS: '0' })).toEqual(all);
+});
+
+it("CI's PGlite pass (TEST_PGLITE_PASS=1) leaves out only the files that use nothing but the real PostgreSQL", () => {
+  const all = suiteFiles({});
+  const pglitePass = suiteFiles({ TEST_PGLITE_PASS: '1' });
+  const left = all.filter((f) => !pglitePass.includes(f));
+  for (const file of ['faults.test.ts', 'migrate-together.test.ts', 'database-url.test.ts', 'session-cache.test.ts']) {
+    expect(left).toContain(file);
+  }
+  // A file that also starts an app on the test database (PGlite here) stays, as do the embedded database's own.
+  for (const file of ['signing-key-rotation.test.ts', 'api-keys.test.ts', 'otp.test.ts', 'embedded.test.ts']) {
+    expect(pglitePass).toContain(file);
+  }
+  for (const file of left) expect(usesOnlyRealPostgres(file)).toBe(true);
+  // Each of them ran in the PostgreSQL pass.
+  const postgresPass = suiteFiles({ TEST_POSTGRES_PASS: '1' });
+  for (const file of left) expect(postgresPass).toContain(file);
+  expect(suiteFiles({ TEST_PGLITE_PASS: '0' })).toEqual(all);
 });

@@ -55,15 +55,30 @@ export function drivesBrowser(file: string): boolean {
 }
 
 /**
+ * Whether every database `file` uses is the real PostgreSQL (realPostgresUrl): it asks for one, and each app or
+ * database it makes is given that URL. Such a file runs the same whatever TEST_DATABASE_URL says.
+ */
+export function usesOnlyRealPostgres(file: string): boolean {
+  const text = readFileSync(join(TESTS, file), 'utf8');
+  const apps = text.match(/startTestApp\(/g)?.length ?? 0;
+  const appsOnPostgres = text.match(/startTestApp\(\{\s*postgres:/g)?.length ?? 0;
+  return /realPostgresUrl\(/.test(text) && apps === appsOnPostgres && !/createTestDatabase\(\)/.test(text);
+}
+
+/**
  * The files `npm test` runs. CI runs the suite twice, on PostgreSQL and on PGlite, and the PGlite pass (what a
  * fresh machine runs) runs every file. With TEST_POSTGRES_PASS=1 (CI's PostgreSQL pass) two kinds of file are left
  * to it: those that never touch the test database (pure units, the embedded database's own files), which would run
  * the same twice, and those that drive Chromium, whose server side is the same GraphQL API the other files test on
  * both databases while what they add (cookies, WebAuthn, CORS, the playground page) does not depend on the database.
+ * With TEST_PGLITE_PASS=1 (CI's PGlite pass, after the PostgreSQL one) the files that use only the real PostgreSQL
+ * (instances sharing it, NOTIFY, migrations racing, faults) are left out: they ran, the same, in the first pass.
  */
 export function suiteFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   const files = testFiles();
-  return env.TEST_POSTGRES_PASS === '1' ? files.filter((f) => usesTestDatabase(f) && !drivesBrowser(f)) : files;
+  if (env.TEST_POSTGRES_PASS === '1') return files.filter((f) => usesTestDatabase(f) && !drivesBrowser(f));
+  if (env.TEST_PGLITE_PASS === '1') return files.filter((f) => !usesOnlyRealPostgres(f));
+  return files;
 }
 
 /** Declares group `n` (1-based): each of its files as a describe block, loaded inside it. */
