@@ -5,7 +5,7 @@ import { createUser, signIn } from './helpers/factories';
 import { login, me, PASSWORD, refresh, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { runDist, type Finished } from './helpers/run-dist';
 import { serverEnv } from './helpers/server-env';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -34,11 +34,6 @@ interface UsersPage {
 type UsersFilter = { email?: string; role?: string; active?: boolean };
 
 /** The data of a successful response; fails the test with the errors otherwise. */
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
-
 function users(token: string, vars: { first?: number; after?: string | null; filter?: UsersFilter }) {
   return app.gql<{ users: UsersPage }>(
     `query($first: Int, $after: String, $filter: UserFilter) {

@@ -3,7 +3,7 @@
 import { eventually } from './helpers/eventually';
 import { createUser, signIn } from './helpers/factories';
 import { AUTH_FIELDS, login, PASSWORD, refresh, requestOtp, signUp, uniqueEmail } from './helpers/flows';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 const NEW_PASSWORD = 'Battery-Staple-42!';
 const WRONG_PASSWORD = 'Wrong-Horse-77?';
@@ -52,11 +52,6 @@ beforeAll(async () => {
 afterAll(() => app.stop());
 
 /** The data of a successful response; fails the test with the errors otherwise. */
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
-
 /** Every request made through `gql` carries this User-Agent; `record` sets a distinctive one. */
 let userAgent = 'AuditSpec-setup';
 function gql<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, token?: string) {

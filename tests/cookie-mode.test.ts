@@ -5,7 +5,7 @@ import { Cookie, CookieJar } from 'tough-cookie';
 import { sha256 } from '../src/common/crypto';
 import { AUTH_FIELDS, PASSWORD, register, uniqueEmail } from './helpers/flows';
 import { graphqlInit, httpRequest, type GraphQLBody, type RequestOptions } from './helpers/client';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 const COOKIE = 'portcullis_refresh';
 const ORIGIN = 'https://app.example.com';
@@ -72,11 +72,6 @@ class Browser {
 }
 
 /** The data of a successful response; fails the test with the errors otherwise. */
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
-
 /** The one Set-Cookie header for the refresh cookie in an answer, parsed; fails the test otherwise. */
 function refreshSetCookie(res: Answer<unknown>): { raw: string; cookie: Cookie } {
   const ours = res.setCookies.filter((h) => h.startsWith(`${COOKIE}=`));

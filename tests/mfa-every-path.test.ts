@@ -26,7 +26,7 @@ import {
   roundTrip,
   socialSignIn,
 } from './helpers/social';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 import { authenticatorDataOf, openPasskeyDevice, type PasskeyDevice } from './helpers/webauthn';
 
 const withChromium = hasChromium('tests/mfa-every-path.test.ts');
@@ -94,11 +94,6 @@ const claimsOf = (accessToken: string) =>
 /** The code an authenticator app shows for `secret` at the app's clock. */
 const totpCode = (secret: string) =>
   new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: app.clock.now().getTime() });
-
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 /** Every session row of the user, ended ones too: a refused sign-in must not add one. */
 async function sessionRows(userId: string): Promise<number> {

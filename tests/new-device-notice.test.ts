@@ -10,7 +10,7 @@ import { enableTotp, mfaTicketOf, nextTotpCode, totpCode } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import type { ReceivedMail } from './helpers/smtp';
 import { APP_REDIRECT, fixtureClient, nonceClaim, providerEnv, PUBLIC_URL } from './helpers/social';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 /** The default APP_NAME: this file sets none. */
 const SUBJECT = 'Portcullis: New sign-in to your account';
@@ -47,11 +47,6 @@ afterAll(async () => {
   await app?.stop();
   await provider?.stop();
 });
-
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 /** The new-sign-in notices to `email`, once the outbox has sent all it holds for that address. */
 async function notices(email: string): Promise<ReceivedMail[]> {

@@ -18,7 +18,7 @@ import {
   socialLink,
   unlinkIdentity,
 } from './helpers/social';
-import { startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { ok, startTestApp, type TestApp } from './helpers/test-server';
 
 const APP_NAME = 'Lanternfish Vault';
 const NEW_PASSWORD = 'Fresh-Battery-7?';
@@ -54,11 +54,6 @@ afterAll(async () => {
   await app?.stop();
   await provider?.stop();
 });
-
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 /** Every email to `email`, once the outbox has sent all it holds for that address (none is still on its way). */
 async function delivered(email: string): Promise<ReceivedMail[]> {

@@ -1,6 +1,6 @@
 // Sessions and refresh-token rotation, observed through the HTTP API only (docs/contract.md: Refresh token, Errors).
 import { login, me, PASSWORD, refresh, signUp, type Tokens } from './helpers/flows';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -54,11 +54,6 @@ function revokeSession(token: string | undefined, id: string) {
 }
 
 /** The data of a successful response; fails the test with the errors otherwise. */
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
-
 async function rotate(refreshToken: string): Promise<Tokens> {
   return ok(await refresh(app, refreshToken)).refresh;
 }

@@ -4,7 +4,7 @@ import { scrapeMetrics } from './helpers/client';
 import { adminToken } from './helpers/factories';
 import { login, PASSWORD, register, requestOtp, resetPassword, signUp, uniqueEmail, verifyOtp } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
 import {
   complete,
   completeLink,
@@ -62,11 +62,6 @@ function uniqueSub(prefix: string): string {
 }
 
 /** The data of a successful response; fails the test with the errors otherwise. */
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
-
 interface Me {
   id: string;
   email: string;

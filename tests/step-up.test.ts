@@ -5,7 +5,7 @@
 // Time is the app's fake clock; TOTP codes are computed here with otpauth, independently of the server.
 import { Secret, TOTP } from 'otpauth';
 import { AUTH_FIELDS, login, PASSWORD, refresh, signUp, uniqueEmail, type Tokens } from './helpers/flows';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 let app: TestApp;
 
@@ -22,11 +22,6 @@ const claimsOf = (accessToken: string) =>
   JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Claims;
 
 const nowSeconds = () => Math.floor(app.clock.now().getTime() / 1000);
-
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
-}
 
 /** The code an authenticator app shows for `secret` at the app's clock, `steps` time steps away. */
 function totpCode(secret: string, steps = 0): string {

@@ -23,7 +23,7 @@ import { createUser, signIn, type TestUser } from './helpers/factories';
 import { login, PASSWORD, refresh, requestOtp, resetPassword, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { enableTotp, nextTotpCode } from './helpers/mfa';
 import { serverEnv, TEST_DATA_KEYS, TEST_JWT_SECRET } from './helpers/server-env';
-import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
+import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
 import { WebhookReceiver, type ReceivedWebhook } from './helpers/webhook-receiver';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -71,11 +71,6 @@ interface DeliveryRow {
   dead_at: Date | null;
   last_error: string | null;
   last_status: number | null;
-}
-
-function ok<T>(res: GraphQLResponse<T>): T {
-  expect(res.errors).toBeUndefined();
-  return res.data!;
 }
 
 const sid = (accessToken: string): string =>

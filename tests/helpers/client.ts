@@ -82,6 +82,12 @@ export function graphqlClient(url: string): GraphQLClient {
   return { url, gql: (query, variables, options) => postGraphQL(url, { query, variables }, options) };
 }
 
+/** The data of an answer that must have no errors (the test fails, showing them, otherwise). */
+export function ok<T>(res: GraphQLResponse<T>): T {
+  expect(res.errors).toBeUndefined();
+  return res.data!;
+}
+
 /** The `extensions.code` of the first error, or undefined. */
 export function errorCode(res: GraphQLBody<unknown>): string | undefined {
   return res.errors?.[0]?.extensions?.code as string | undefined;

@@ -9,7 +9,7 @@ import { serverEnv } from './server-env';
 import { TestSmtp } from './smtp';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
-export { errorCode, type GraphQLResponse } from './client';
+export { errorCode, ok, type GraphQLResponse } from './client';
 export { RELAXED_LIMITS, TEST_JWT_SECRET } from './server-env';
 
 export interface TestApp extends GraphQLClient {
