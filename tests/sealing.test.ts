@@ -138,6 +138,7 @@ describe('npm run keys:reencrypt', () => {
       );
       expect(again.stdout).toMatch(/^mail_outbox\.payload: 0 re-sealed under new$/m);
     } finally {
+      await app.smtp.stop(); // stopped already where the mail had to stay queued; closing it twice is harmless
       await app.db.drop();
     }
   });
@@ -176,6 +177,7 @@ describe('npm run keys:reencrypt', () => {
       expect(after).not.toContain(secret);
       expect(Sealer.fromBytes([{ id: 'new', key: newKey }]).open(after)).toBe(secret);
     } finally {
+      await app.smtp.stop(); // stopped already where the mail had to stay queued; closing it twice is harmless
       await app.db.drop();
     }
   });
@@ -195,6 +197,7 @@ describe('npm run keys:reencrypt', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/mail_outbox\.payload: [1-9]\d* sealed with a key that is not configured/);
     } finally {
+      await app.smtp.stop(); // stopped already where the mail had to stay queued; closing it twice is harmless
       await app.db.drop();
     }
   });
