@@ -73,7 +73,7 @@ export function readSettings(): Settings {
     largeUsers: num('BENCH_LARGE_USERS', 1_000_000),
     spreadUsers: num('BENCH_SPREAD_USERS', 1_000),
     freshSessions: num('BENCH_FRESH_SESSIONS', 100_000),
-    rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 2))),
+    rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 3))),
     serverCpu: num('BENCH_SERVER_CPU', 0),
     loadCpu: num('BENCH_LOAD_CPU', 1),
     profile: process.env.BENCH_PROFILE === '1',
