@@ -6,6 +6,7 @@ import { login, me, refresh, requestOtp, signUp, uniqueEmail, verifyOtp, type To
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import { fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
+import { claimsOf } from './helpers/client';
 
 let app: TestApp;
 let provider: TestProvider;
@@ -25,9 +26,6 @@ afterAll(async () => {
   await app?.stop();
   await provider?.stop();
 });
-
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 async function assurance(accessToken: string) {
   const res = await app.gql<{ assurance: { level: number; methods: string[]; authenticatedAt: string } }>(

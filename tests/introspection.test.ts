@@ -4,7 +4,7 @@
 // revocation; the caller's own mistakes are 401/403/400 in OAuth's error shape. Nothing is cached by the client.
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, SignJWT } from 'jose';
-import { httpRequest, type HttpAnswer } from './helpers/client';
+import { claimsOf, type HttpAnswer, httpRequest } from './helpers/client';
 import { createUser, signIn, type Role } from './helpers/factories';
 import { signUp, type Tokens } from './helpers/flows';
 import { errorCode, startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
@@ -59,8 +59,7 @@ async function introspect(
   return httpRequest(new URL('/oauth/introspect', app.url), { method: 'POST', headers, body });
 }
 
-const payloadOf = (jwt: string): Record<string, any> =>
-  JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, any>;
+const payloadOf = (token: string) => claimsOf<Record<string, any>>(token);
 
 const epoch = (iso: string): number => Math.floor(Date.parse(iso) / 1000);
 

@@ -28,6 +28,7 @@ import {
 } from './helpers/social';
 import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 import { authenticatorDataOf, openPasskeyDevice, type PasskeyDevice } from './helpers/webauthn';
+import { claimsOf } from './helpers/client';
 
 const withChromium = hasChromium('tests/mfa-every-path.test.ts');
 
@@ -82,14 +83,14 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers: TOTP codes computed here with otpauth, independently of the server; claims read from the tokens.
 
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as {
-    sub: string;
-    sid: string;
-    acr: string;
-    amr: string[];
-    auth_time: number;
-  };
+type Claims = {
+  sub: string;
+  sid: string;
+  acr: string;
+  amr: string[];
+  auth_time: number;
+};
+const tokenClaims = (accessToken: string) => claimsOf<Claims>(accessToken);
 
 /** The code an authenticator app shows for `secret` at the app's clock. */
 const totpCode = (secret: string) =>
@@ -165,7 +166,7 @@ async function finishWithTotp(ticket: string, secret: string, userId: string, am
   const tokens = ok(await verifyMfa({ ticket, code: totpCode(secret) })).verifyMfa;
   expect(tokens.user.id).toBe(userId);
   expect(tokens.refreshToken).toEqual(expect.any(String));
-  expect(claimsOf(tokens.accessToken)).toMatchObject({ sub: userId, acr: 'aal2', amr });
+  expect(tokenClaims(tokens.accessToken)).toMatchObject({ sub: userId, acr: 'aal2', amr });
   expect(await sessionRows(userId)).toBe(rowsBefore + 1);
   return tokens;
 }
@@ -298,7 +299,7 @@ const PATHS: Record<string, Path> = {
           const sub = uniqueSub('every-path-fed');
           await provider.setAccount({ sub, email: uniqueEmail('every-path-fed'), email_verified: true });
           const first = await socialSignIn(app, provider, 'acme', sub); // creates the account, amr ["fed"]
-          expect(claimsOf(first.accessToken)).toMatchObject({ acr: 'aal1', amr: ['fed'] });
+          expect(tokenClaims(first.accessToken)).toMatchObject({ acr: 'aal1', amr: ['fed'] });
           const { secret } = await enableTotp(first.accessToken);
 
           const trip = await roundTrip(app, provider, 'acme', sub);
@@ -329,7 +330,7 @@ const PATHS: Record<string, Path> = {
             return idTokenSignIn(app, 'acme', idToken, nonce);
           };
           const first = ok(await signIn()).signInWithIdToken; // creates the account, amr ["fed"]
-          expect(claimsOf(first.accessToken)).toMatchObject({ acr: 'aal1', amr: ['fed'] });
+          expect(tokenClaims(first.accessToken)).toMatchObject({ acr: 'aal1', amr: ['fed'] });
           const { secret } = await enableTotp(first.accessToken);
 
           const rows = await sessionRows(first.user.id);
@@ -373,7 +374,7 @@ const PATHS: Record<string, Path> = {
             const tokens = ok(res).finishPasskeySignIn;
             expect(tokens.user.id).toBe(user.id);
             expect(tokens.refreshToken).toEqual(expect.any(String));
-            expect(claimsOf(tokens.accessToken)).toMatchObject({ sub: user.id, acr: 'aal2', amr: ['hwk', 'user'] });
+            expect(tokenClaims(tokens.accessToken)).toMatchObject({ sub: user.id, acr: 'aal2', amr: ['hwk', 'user'] });
             expect(await sessionRows(user.id)).toBe(rows + 1);
           } finally {
             await user.device.close();
@@ -417,8 +418,8 @@ const PATHS: Record<string, Path> = {
       const rows = await sessionRows(enabling.user.id);
       app.clock.advance(60);
       const refreshed = ok(await refresh(app, signedIn.refreshToken)).refresh;
-      const { sid, acr, amr, auth_time } = claimsOf(signedIn.accessToken);
-      expect(claimsOf(refreshed.accessToken)).toMatchObject({ sid, acr, amr, auth_time });
+      const { sid, acr, amr, auth_time } = tokenClaims(signedIn.accessToken);
+      expect(tokenClaims(refreshed.accessToken)).toMatchObject({ sid, acr, amr, auth_time });
       expect(await sessionRows(enabling.user.id)).toBe(rows);
     },
   },
@@ -433,7 +434,7 @@ const PATHS: Record<string, Path> = {
       const rows = await sessionRows(user.id);
       const again = ok(await reauthenticate(user.tokens.accessToken, 'Correct-Horse-9')).reauthenticate;
       expect(again.refreshToken).toBeNull();
-      expect(claimsOf(again.accessToken).sid).toBe(claimsOf(user.tokens.accessToken).sid);
+      expect(tokenClaims(again.accessToken).sid).toBe(tokenClaims(user.tokens.accessToken).sid);
       expect(await sessionRows(user.id)).toBe(rows);
     },
   },

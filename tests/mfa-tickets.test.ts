@@ -7,6 +7,7 @@ import { createUser, signIn } from './helpers/factories';
 import { login, requestOtp, signUp, verifyOtp, type Tokens } from './helpers/flows';
 import { enableTotp, mfaTicketOf, nextTotpCode, totpCode, verifyMfa } from './helpers/mfa';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
+import { claimsOf } from './helpers/client';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -17,9 +18,6 @@ afterAll(async () => {
 });
 
 const REMOVED_SUBJECT = 'Portcullis: A second factor was removed from your account'; // APP_NAME: subject
-
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 const now = () => app.clock.now().getTime();
 

@@ -7,6 +7,7 @@ import { AUTH_FIELDS, login, me, PASSWORD, refresh, signUp, type Tokens } from '
 import { base32Decode, enableTotp, mfaTicketOf, nextTotpCode, totpCode, verifyMfa } from './helpers/mfa';
 import { TEST_DATA_KEYS } from './helpers/server-env';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
+import { claimsOf } from './helpers/client';
 
 const APP_NAME = 'Acme Auth';
 const DATA_KEY_ID = 'test'; // TEST_DATA_KEYS seals with the key of this id
@@ -23,9 +24,6 @@ afterAll(async () => {
 const ADDED_SUBJECT = `${APP_NAME}: A second factor was added to your account`;
 const REMOVED_SUBJECT = `${APP_NAME}: A second factor was removed from your account`;
 const RECOVERY_CODE = /^[a-z2-7]{5}-[a-z2-7]{5}$/;
-
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 const now = () => app.clock.now().getTime();
 

@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config/config';
 import { createServer } from '../src/server/create-server';
 import { startFrontDoor, type FrontDoor } from './helpers/front-door';
 import { hasChromium, launchChromium } from './helpers/browser';
-import { graphqlClient, type GraphQLClient } from './helpers/client';
+import { claimsOf, graphqlClient, type GraphQLClient } from './helpers/client';
 import { AUTH_FIELDS, login, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { serverEnv } from './helpers/server-env';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
@@ -104,9 +104,6 @@ function mfaRequiredOf(res: GraphQLResponse): MfaRequired {
   if (errorCode(res) !== 'MFA_REQUIRED') throw new Error(`expected MFA_REQUIRED, got ${JSON.stringify(res.body)}`);
   return res.errors![0]!.extensions as unknown as MfaRequired;
 }
-
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, any>;
 
 const nowSeconds = () => Math.floor(app.clock.now().getTime() / 1000);
 

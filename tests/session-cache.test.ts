@@ -4,7 +4,7 @@
 // at once here and within a second everywhere; when the feed's connection drops the cache empties and
 // turns off until the feed is back. Needs a real PostgreSQL (NOTIFY): TEST_DATABASE_URL, else the local one.
 import { Client } from 'pg';
-import { scrapeMetrics } from './helpers/client';
+import { scrapeMetrics, sessionIdOf } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { adminToken } from './helpers/factories';
 import { login, me, PASSWORD, signUp, type Tokens } from './helpers/flows';
@@ -34,9 +34,6 @@ async function metric(name: string): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? NaN);
 }
-
-const sessionIdOf = (t: Tokens): string =>
-  (JSON.parse(Buffer.from(t.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
 
 async function expectServed(t: Tokens): Promise<void> {
   const res = await me(app, t.accessToken);
@@ -75,7 +72,7 @@ async function cachedUser(): Promise<Tokens> {
 
   it('keeps serving a session ended behind its back (change triggers off): the cache really is in use', async () => {
     const t = await cachedUser();
-    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)], true);
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t.accessToken)], true);
     await expectServed(t);
   });
 
@@ -83,11 +80,13 @@ async function cachedUser(): Promise<Tokens> {
     it.each([
       [
         'ending the session',
-        (t: Tokens) => operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)]),
+        (t: Tokens) =>
+          operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t.accessToken)]),
       ],
       [
         'shortening the session',
-        (t: Tokens) => operatorSql('update sessions set expires_at = created_at where id = $1', [sessionIdOf(t)]),
+        (t: Tokens) =>
+          operatorSql('update sessions set expires_at = created_at where id = $1', [sessionIdOf(t.accessToken)]),
       ],
       [
         'deactivating the user',
@@ -119,7 +118,9 @@ async function cachedUser(): Promise<Tokens> {
         'revokeSession from another session',
         async (t: Tokens) => {
           const other = (await login(app, t.user.email, PASSWORD)).data!.login;
-          return gql('mutation($id: ID!) { revokeSession(id: $id) }', other.accessToken, { id: sessionIdOf(t) });
+          return gql('mutation($id: ID!) { revokeSession(id: $id) }', other.accessToken, {
+            id: sessionIdOf(t.accessToken),
+          });
         },
       ],
       [
@@ -161,7 +162,7 @@ async function cachedUser(): Promise<Tokens> {
   it("empties and turns off when the feed's connection drops, then comes back by itself", async () => {
     const t = await cachedUser();
     // Unseen by the feed: only the cache still says this session is live.
-    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t)], true);
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(t.accessToken)], true);
     await expectServed(t);
 
     const killer = new Client({ connectionString: app.db.url });
@@ -182,7 +183,7 @@ async function cachedUser(): Promise<Tokens> {
     });
     const u = await cachedUser();
     expect(await metric('portcullis_session_cache_entries')).toBeGreaterThan(0);
-    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(u)]);
+    await operatorSql('update sessions set revoked_at = now() where id = $1', [sessionIdOf(u.accessToken)]);
     await eventually(() => refused(u), Boolean, { timeoutMs: 1000 });
   });
 });

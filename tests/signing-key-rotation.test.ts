@@ -8,7 +8,7 @@ import { decodeProtectedHeader, SignJWT } from 'jose';
 import { silentLogger } from '../src/common/logger';
 import { loadConfig } from '../src/config/config';
 import { createServer, type PortcullisServer } from '../src/server/create-server';
-import { graphqlClient, httpRequest, scrapeMetrics, type GraphQLClient } from './helpers/client';
+import { claimsOf, graphqlClient, type GraphQLClient, httpRequest, scrapeMetrics } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { createUser, signIn, type TestUser } from './helpers/factories';
 import { me, PASSWORD, signUp, type Tokens } from './helpers/flows';
@@ -39,8 +39,7 @@ const jwksOf = async (at: GraphQLClient) =>
   (await httpRequest<{ keys: Array<{ kid: string }> }>(new URL('/.well-known/jwks.json', at.url))).body!.keys;
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 const algOf = (token: string) => decodeProtectedHeader(token).alg;
-const payloadOf = (token: string) =>
-  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+const payloadOf = (token: string) => claimsOf<Record<string, unknown>>(token);
 
 async function expectServed(at: GraphQLClient, token: string, userId: string): Promise<void> {
   const res = await me(at, token);

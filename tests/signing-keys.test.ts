@@ -14,7 +14,7 @@ import {
 } from 'jose';
 import { Sealer } from '../src/common/sealing';
 import { loadConfig } from '../src/config/config';
-import { httpRequest } from './helpers/client';
+import { claimsOf, httpRequest } from './helpers/client';
 import { createUser, signIn, type TestUser } from './helpers/factories';
 import { me, refresh, signUp } from './helpers/flows';
 import { serverEnv, TEST_DATA_KEYS } from './helpers/server-env';
@@ -45,8 +45,7 @@ const jwksUrl = () => `${origin()}/.well-known/jwks.json`;
 const getJwks = (headers: Record<string, string> = {}) => httpRequest<{ keys: Jwk[] }>(jwksUrl(), { headers });
 const jwksKids = async () => (await getJwks()).body!.keys.map((k) => k.kid);
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
-const payloadOf = (token: string) =>
-  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as JWTPayload & { sid: string };
+const payloadOf = (token: string) => claimsOf<JWTPayload & { sid: string }>(token);
 const nowSeconds = () => Math.floor(app.clock.now().getTime() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -6,6 +6,7 @@
 import { Secret, TOTP } from 'otpauth';
 import { AUTH_FIELDS, login, PASSWORD, refresh, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
+import { claimsOf } from './helpers/client';
 
 let app: TestApp;
 
@@ -18,8 +19,7 @@ interface Claims {
   iat: number;
 }
 
-const claimsOf = (accessToken: string) =>
-  JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Claims;
+const tokenClaims = (accessToken: string) => claimsOf<Claims>(accessToken);
 
 const nowSeconds = () => Math.floor(app.clock.now().getTime() / 1000);
 
@@ -120,7 +120,7 @@ async function mfaUser() {
   app.clock.advance(30); // a time step after the one confirmTotp used
   const signInCode = totpCode(secret);
   const tokens = ok(await verifyMfa(ticket, signInCode)).verifyMfa;
-  expect(claimsOf(tokens.accessToken)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'] });
+  expect(tokenClaims(tokens.accessToken)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'] });
   return { email, id: signedUp.user.id, factorId, secret, recoveryCodes, signInCode, tokens };
 }
 
@@ -143,7 +143,7 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
 
     it('reauthenticate(password) returns an access token authenticated now (aal1, ["pwd"]) in the same session, without a refresh token', async () => {
       const user = await passwordUser();
-      const old = claimsOf(user.tokens.accessToken);
+      const old = tokenClaims(user.tokens.accessToken);
       app.clock.advance(301);
       expectStepUp(await enrollTotp(user.tokens.accessToken), 300, 1);
       const rows = await sessionRows(user.id);
@@ -152,14 +152,14 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
       const again = ok(await reauthenticate(user.tokens.accessToken, { password: PASSWORD })).reauthenticate;
       expect(again.refreshToken).toBeNull();
       expect(again.user.id).toBe(user.id);
-      expect(claimsOf(again.accessToken)).toMatchObject({
+      expect(tokenClaims(again.accessToken)).toMatchObject({
         sub: user.id,
         sid: old.sid,
         acr: 'aal1',
         amr: ['pwd'],
         auth_time: nowSeconds(),
       });
-      expect(claimsOf(again.accessToken).auth_time - old.auth_time).toBe(301);
+      expect(tokenClaims(again.accessToken).auth_time - old.auth_time).toBe(301);
 
       expect(ok(await enrollTotp(again.accessToken)).enrollTotp.factorId).toEqual(expect.any(String));
       expect(await sessionRows(user.id)).toBe(rows);
@@ -198,20 +198,20 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
     it('the refresh token kept from before reauthenticate refreshes into the new auth_time and amr: the session was updated, not replaced', async () => {
       const email = uniqueEmail('step-up-refresh');
       const signedUp = await signUp(app, email); // an emailed code: amr ["email"]
-      expect(claimsOf(signedUp.accessToken)).toMatchObject({ acr: 'aal1', amr: ['email'] });
+      expect(tokenClaims(signedUp.accessToken)).toMatchObject({ acr: 'aal1', amr: ['email'] });
       app.clock.advance(400);
       const again = ok(await reauthenticate(signedUp.accessToken, { password: PASSWORD })).reauthenticate;
       const stepUpTime = nowSeconds();
       app.clock.advance(60);
 
       const refreshed = ok(await refresh(app, signedUp.refreshToken)).refresh;
-      expect(claimsOf(refreshed.accessToken)).toMatchObject({
-        sid: claimsOf(signedUp.accessToken).sid,
+      expect(tokenClaims(refreshed.accessToken)).toMatchObject({
+        sid: tokenClaims(signedUp.accessToken).sid,
         acr: 'aal1',
         amr: ['pwd'],
         auth_time: stepUpTime,
       });
-      expect(claimsOf(refreshed.accessToken).auth_time).toBe(claimsOf(again.accessToken).auth_time);
+      expect(tokenClaims(refreshed.accessToken).auth_time).toBe(tokenClaims(again.accessToken).auth_time);
       expect(errorCode(await enrollTotp(refreshed.accessToken))).toBeUndefined();
     });
   });
@@ -223,14 +223,14 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
       expectStepUp(await removeMfaFactor(user.tokens.accessToken, user.factorId), 300, 2);
 
       const byPassword = ok(await reauthenticate(user.tokens.accessToken, { password: PASSWORD })).reauthenticate;
-      expect(claimsOf(byPassword.accessToken)).toMatchObject({ acr: 'aal1', amr: ['pwd'], auth_time: nowSeconds() });
+      expect(tokenClaims(byPassword.accessToken)).toMatchObject({ acr: 'aal1', amr: ['pwd'], auth_time: nowSeconds() });
       expectStepUp(await removeMfaFactor(byPassword.accessToken, user.factorId), 300, 2);
 
       const byCode = ok(await reauthenticate(byPassword.accessToken, { code: totpCode(user.secret) })).reauthenticate;
-      const claims = claimsOf(byCode.accessToken);
+      const claims = tokenClaims(byCode.accessToken);
       expect(claims.amr).toEqual(expect.arrayContaining(['otp', 'mfa']));
       expect(claims).toMatchObject({
-        sid: claimsOf(user.tokens.accessToken).sid,
+        sid: tokenClaims(user.tokens.accessToken).sid,
         acr: 'aal2',
         amr: ['pwd', 'otp', 'mfa'],
         auth_time: nowSeconds(),
@@ -246,7 +246,7 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
       expect(replay.data ?? null).toBeNull();
       app.clock.advance(30);
       const next = ok(await reauthenticate(user.tokens.accessToken, { code: totpCode(user.secret) })).reauthenticate;
-      expect(claimsOf(next.accessToken)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'] });
+      expect(tokenClaims(next.accessToken)).toMatchObject({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'] });
     });
 
     it('a recovery code reauthenticates at level 2 once; the same code again is INVALID_OTP', async () => {
@@ -254,7 +254,7 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
       app.clock.advance(301);
       const [code] = user.recoveryCodes;
       const again = ok(await reauthenticate(user.tokens.accessToken, { recoveryCode: code })).reauthenticate;
-      expect(claimsOf(again.accessToken)).toMatchObject({
+      expect(tokenClaims(again.accessToken)).toMatchObject({
         acr: 'aal2',
         amr: ['pwd', 'otp', 'mfa'],
         auth_time: nowSeconds(),
@@ -278,17 +278,17 @@ describe('with STEP_UP_MAX_AGE at its default, 300 s', () => {
       app.clock.advance(301);
       const byPassword = ok(await reauthenticate(user.tokens.accessToken, { password: PASSWORD })).reauthenticate;
       const downgraded = ok(await refresh(app, user.tokens.refreshToken)).refresh;
-      expect(claimsOf(downgraded.accessToken)).toMatchObject({ acr: 'aal1', amr: ['pwd'] });
+      expect(tokenClaims(downgraded.accessToken)).toMatchObject({ acr: 'aal1', amr: ['pwd'] });
 
       app.clock.advance(30);
       const byCode = ok(await reauthenticate(byPassword.accessToken, { code: totpCode(user.secret) })).reauthenticate;
       app.clock.advance(30);
       const refreshed = ok(await refresh(app, downgraded.refreshToken)).refresh;
-      expect(claimsOf(refreshed.accessToken)).toMatchObject({
-        sid: claimsOf(user.tokens.accessToken).sid,
+      expect(tokenClaims(refreshed.accessToken)).toMatchObject({
+        sid: tokenClaims(user.tokens.accessToken).sid,
         acr: 'aal2',
         amr: ['pwd', 'otp', 'mfa'],
-        auth_time: claimsOf(byCode.accessToken).auth_time,
+        auth_time: tokenClaims(byCode.accessToken).auth_time,
       });
       expect(ok(await removeMfaFactor(refreshed.accessToken, user.factorId)).removeMfaFactor).toBe(true);
     });

@@ -10,6 +10,7 @@ import { serverEnv } from './helpers/server-env';
 import { fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
 import { ok, startTestApp, type TestApp } from './helpers/test-server';
 import { WebhookReceiver } from './helpers/webhook-receiver';
+import { sessionIdOf } from './helpers/client';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const receiver = new WebhookReceiver(SECRET);
@@ -18,9 +19,6 @@ const webhooks = () => ({ WEBHOOK_URLS: receiver.url, WEBHOOK_SECRET: SECRET });
 
 let provider: TestProvider;
 let app: TestApp;
-
-const sid = (accessToken: string): string =>
-  (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
 
 beforeAll(async () => {
   await receiver.start();
@@ -54,14 +52,14 @@ it('the first sign-in with a provider: user.created with the address the provide
   expect(session.payload.data).toEqual({
     userId,
     actorId: userId,
-    sessionId: sid(first.accessToken),
+    sessionId: sessionIdOf(first.accessToken),
     method: 'PROVIDER',
   });
 
   // The same person again: a session, not a second account.
   const again = await socialSignIn(app, provider, 'acme', sub);
   expect(again.user.id).toBe(userId);
-  await receiver.waitFor('session.created', userId, (r) => r.payload.data.sessionId === sid(again.accessToken));
+  await receiver.waitFor('session.created', userId, (r) => r.payload.data.sessionId === sessionIdOf(again.accessToken));
   expect(receiver.about(userId).filter((r) => r.payload.type === 'user.created')).toHaveLength(1);
 });
 

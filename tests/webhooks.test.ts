@@ -17,7 +17,7 @@ import {
   mfaAdmin,
   requestEmailChange,
 } from './helpers/account';
-import { graphqlClient } from './helpers/client';
+import { graphqlClient, sessionIdOf } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { createUser, signIn, type TestUser } from './helpers/factories';
 import { login, PASSWORD, refresh, requestOtp, resetPassword, signUp, uniqueEmail, type Tokens } from './helpers/flows';
@@ -72,9 +72,6 @@ interface DeliveryRow {
   last_error: string | null;
   last_status: number | null;
 }
-
-const sid = (accessToken: string): string =>
-  (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
 
 /** The queued deliveries about `userId`, oldest first. */
 function rowsOf(userId: string): Promise<DeliveryRow[]> {
@@ -193,7 +190,7 @@ describe('events', () => {
     expect(session.payload.data).toEqual({
       userId,
       actorId: userId,
-      sessionId: sid(tokens.accessToken),
+      sessionId: sessionIdOf(tokens.accessToken),
       method: 'CODE',
     });
 
@@ -215,16 +212,21 @@ describe('events', () => {
 
     const other = await signedIn(email);
     expect(
-      (await main.waitFor('session.created', userId, (r) => r.payload.data.sessionId === sid(other.accessToken)))
-        .payload.data,
-    ).toEqual({ userId, actorId: userId, sessionId: sid(other.accessToken), method: 'PASSWORD' });
+      (
+        await main.waitFor(
+          'session.created',
+          userId,
+          (r) => r.payload.data.sessionId === sessionIdOf(other.accessToken),
+        )
+      ).payload.data,
+    ).toEqual({ userId, actorId: userId, sessionId: sessionIdOf(other.accessToken), method: 'PASSWORD' });
 
     ok(await app.gql('mutation($t: String) { logout(refreshToken: $t) }', { t: other.refreshToken }));
     const loggedOut = await main.waitFor('session.revoked', userId, (r) => r.payload.data.reason === 'logout');
     expect(loggedOut.payload.data).toEqual({
       userId,
       actorId: userId,
-      sessionId: sid(other.accessToken),
+      sessionId: sessionIdOf(other.accessToken),
       reason: 'logout',
     });
 
@@ -232,7 +234,7 @@ describe('events', () => {
     ok(
       await app.gql(
         'mutation($id: ID!) { revokeSession(id: $id) }',
-        { id: sid(third.accessToken) },
+        { id: sessionIdOf(third.accessToken) },
         { token: first.accessToken },
       ),
     );
@@ -240,7 +242,7 @@ describe('events', () => {
     expect(revoked.payload.data).toEqual({
       userId,
       actorId: userId,
-      sessionId: sid(third.accessToken),
+      sessionId: sessionIdOf(third.accessToken),
       reason: 'revoked',
     });
 
@@ -252,7 +254,7 @@ describe('events', () => {
     expect(reuse.payload.data).toEqual({
       userId,
       actorId: null,
-      sessionId: sid(fourth.accessToken),
+      sessionId: sessionIdOf(fourth.accessToken),
       reason: 'refresh_token_reuse',
     });
 

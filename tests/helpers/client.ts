@@ -88,6 +88,14 @@ export function ok<T>(res: GraphQLResponse<T>): T {
   return res.data!;
 }
 
+/** A JWT's claims, read without checking its signature: the tests' look at what the server signed. */
+export function claimsOf<T = Record<string, any>>(jwt: string): T {
+  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as T;
+}
+
+/** The session (`sid`) an access token belongs to. */
+export const sessionIdOf = (accessToken: string): string => claimsOf<{ sid: string }>(accessToken).sid;
+
 /** The `extensions.code` of the first error, or undefined. */
 export function errorCode(res: GraphQLBody<unknown>): string | undefined {
   return res.errors?.[0]?.extensions?.code as string | undefined;
