@@ -68,12 +68,12 @@ export function usesOnlyRealPostgres(file: string): boolean {
 /**
  * The files `npm test` runs: every file, unless one of CI's two passes says otherwise. CI runs the suite on
  * PostgreSQL and then on PGlite (what a fresh machine runs). With TEST_POSTGRES_PASS=1 (CI's PostgreSQL pass) two
- * kinds of file are left to it: those that never touch the test database (pure units, the embedded database's own
- * files), which would run the same twice, and those that drive Chromium, whose server side is the same GraphQL API
- * the other files test on both databases while what they add (cookies, WebAuthn, CORS, the playground page) does
- * not depend on the database; they run in the PGlite pass. With TEST_PGLITE_PASS=1 (CI's PGlite pass, after the
- * PostgreSQL one) the files that use only the real PostgreSQL (instances sharing it, NOTIFY, migrations racing,
- * faults) are left out: they ran, the same, in the first pass.
+ * kinds of file are left to the PGlite pass: those that never touch the test database (pure units, the embedded
+ * database's own files), which would run the same twice, and those that drive Chromium, whose server side is the
+ * same GraphQL API the other files test on both databases while what they add (cookies, WebAuthn, CORS, the
+ * playground page) does not depend on the database. With TEST_PGLITE_PASS=1 (CI's PGlite pass, after the PostgreSQL
+ * one) the files that use only the real PostgreSQL (instances sharing it, NOTIFY, migrations racing, faults) are
+ * left out: they ran, the same, in the first pass.
  */
 export function suiteFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   const files = testFiles();
