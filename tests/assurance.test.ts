@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import { adminToken } from './helpers/factories';
 import { login, me, refresh, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
+import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
 import { claimsOf } from './helpers/client';
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
   app = await startTestApp({
     env: {
       PUBLIC_URL,
-      OAUTH_REDIRECT_URIS: 'https://app.example.com/auth/done',
+      OAUTH_REDIRECT_URIS: APP_REDIRECT,
       ...providerEnv('acme', provider),
       JWT_ALGORITHM: 'HS256', // tokens from before the assurance claims are made here with JWT_SECRET
     },

@@ -7,7 +7,7 @@ import { login, PASSWORD, signUp, uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import { runDist } from './helpers/run-dist';
 import { serverEnv } from './helpers/server-env';
-import { fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
+import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
 import { ok, startTestApp, type TestApp } from './helpers/test-server';
 import { WebhookReceiver } from './helpers/webhook-receiver';
 import { sessionIdOf } from './helpers/client';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   app = await startTestApp({
     env: {
       PUBLIC_URL,
-      OAUTH_REDIRECT_URIS: 'https://app.example.com/auth/done',
+      OAUTH_REDIRECT_URIS: APP_REDIRECT,
       ...providerEnv('acme', provider),
       ...webhooks(),
     },
