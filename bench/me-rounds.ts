@@ -153,3 +153,21 @@ export function meChecks(c: MeComparison, manyLabel: string): Check[] {
     },
   ];
 }
+
+/**
+ * Reported without a target: `row` ÷ `peer` round by round and their median. In each round the peer runs right
+ * before the row, so a machine that slows down or speeds up between rounds moves both; the target above is the
+ * ratio of the two medians, which such a drift can move.
+ */
+export function pairedCheck(what: string, row: readonly LoadResult[], peer: readonly LoadResult[]): Check {
+  const ratios = row.map((r, i) => r.requestsPerSecond / peer[i]!.requestsPerSecond);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return {
+    what: `${what}, round by round (median of the per-round ratios)`,
+    value: `${median.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+    target: '–',
+    ok: null,
+  };
+}

@@ -17,7 +17,7 @@ import {
   upsertUser,
   userCount,
 } from './database';
-import { interleave, meChecks, medianRow, type Contender, type MeComparison } from './me-rounds';
+import { interleave, meChecks, medianRow, pairedCheck, type Contender, type MeComparison } from './me-rounds';
 import { ROOT } from './processes';
 import {
   describeMachine,
@@ -401,7 +401,14 @@ async function main(): Promise<void> {
     notes.push(
       'The small-table `me` runs ran under --cpu-prof (bench/results/me-*-r<round>.cpuprofile): their numbers carry the profiler’s overhead.',
     );
-  const checks: Check[] = [...meChecks(comparison, manyLabel(tokens.spread.length))];
+  const checks: Check[] = [
+    ...meChecks(comparison, manyLabel(tokens.spread.length)),
+    pairedCheck(
+      '`me` (ES256, a session not in the cache) ÷ Apollo + one pg lookup (the same ES256 check)',
+      rounds[newSession.name]!,
+      rounds[apolloPgEs256.name]!,
+    ),
+  ];
 
   if (s.only === 'me') {
     await db.end();
