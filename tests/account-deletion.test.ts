@@ -21,7 +21,7 @@ import { createUser, signIn } from './helpers/factories';
 import { login, me, PASSWORD, refresh, requestOtp, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { enableTotp, mfaTicketOf, nextTotpCode, totpCode, verifyMfa } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL } from './helpers/social';
+import { acmeEnv, fixtureClient } from './helpers/social';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 let provider: TestProvider;
@@ -31,7 +31,7 @@ let smtpDown = false;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) },
+    env: { ...acmeEnv(provider) },
   });
 });
 afterAll(async () => {

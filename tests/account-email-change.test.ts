@@ -28,7 +28,7 @@ import {
   type Tokens,
 } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL } from './helpers/social';
+import { acmeEnv, fixtureClient } from './helpers/social';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 let provider: TestProvider;
@@ -37,7 +37,7 @@ let app: TestApp;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) },
+    env: { ...acmeEnv(provider) },
   });
 });
 afterAll(async () => {

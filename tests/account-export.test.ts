@@ -8,7 +8,7 @@ import { createUser, signIn } from './helpers/factories';
 import { AUTH_FIELDS, login, me, PASSWORD, signUp, uniqueEmail, type Tokens } from './helpers/flows';
 import { enableTotp, mfaTicketOf } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL } from './helpers/social';
+import { acmeEnv, fixtureClient } from './helpers/social';
 import { errorCode, startTestApp, type TestApp } from './helpers/test-server';
 
 const CHROME_LINUX = {
@@ -28,7 +28,7 @@ let app: TestApp;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, TRUST_PROXY: 'loopback', ...providerEnv('acme', provider) },
+    env: { TRUST_PROXY: 'loopback', ...acmeEnv(provider) },
   });
 });
 afterAll(async () => {

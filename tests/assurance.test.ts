@@ -4,7 +4,7 @@ import jwt from 'jsonwebtoken';
 import { adminToken } from './helpers/factories';
 import { login, me, refresh, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
+import { acmeEnv, fixtureClient, socialSignIn } from './helpers/social';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from './helpers/test-server';
 import { claimsOf } from './helpers/client';
 
@@ -15,9 +15,7 @@ beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
     env: {
-      PUBLIC_URL,
-      OAUTH_REDIRECT_URIS: APP_REDIRECT,
-      ...providerEnv('acme', provider),
+      ...acmeEnv(provider),
       JWT_ALGORITHM: 'HS256', // tokens from before the assurance claims are made here with JWT_SECRET
     },
   });

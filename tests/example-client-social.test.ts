@@ -14,13 +14,12 @@ import {
 import { PASSWORD, signUp, uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import {
+  acmeEnv,
   APP_REDIRECT,
   complete,
   deliver,
   fixtureClient,
   landing,
-  providerEnv,
-  PUBLIC_URL,
   socialLink,
   socialSignIn,
 } from './helpers/social';
@@ -32,7 +31,7 @@ let app: TestApp;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) },
+    env: { ...acmeEnv(provider) },
   });
 }, 60_000);
 

@@ -15,17 +15,7 @@ import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium } from './helpers/browser';
 import { AUTH_FIELDS, login, refresh, requestOtp, signUp, uniqueEmail, verifyOtp, type Tokens } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
-import {
-  APP_REDIRECT,
-  complete,
-  fixtureClient,
-  idTokenSignIn,
-  nonceClaim,
-  providerEnv,
-  PUBLIC_URL,
-  roundTrip,
-  socialSignIn,
-} from './helpers/social';
+import { acmeEnv, complete, fixtureClient, idTokenSignIn, nonceClaim, roundTrip, socialSignIn } from './helpers/social';
 import { errorCode, type GraphQLResponse, ok, startTestApp, type TestApp } from './helpers/test-server';
 import { authenticatorDataOf, openPasskeyDevice, type PasskeyDevice } from './helpers/webauthn';
 import { claimsOf } from './helpers/client';
@@ -62,9 +52,7 @@ beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
     env: {
-      PUBLIC_URL,
-      OAUTH_REDIRECT_URIS: APP_REDIRECT,
-      ...providerEnv('acme', provider),
+      ...acmeEnv(provider),
       WEBAUTHN_RP_ID: 'localhost',
       WEBAUTHN_ORIGINS: pageOrigin,
     },

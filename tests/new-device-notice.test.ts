@@ -9,7 +9,7 @@ import { AUTH_FIELDS, login, PASSWORD, requestOtp, signUp, verifyOtp, type Token
 import { enableTotp, mfaTicketOf, nextTotpCode, totpCode } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import type { ReceivedMail } from './helpers/smtp';
-import { APP_REDIRECT, fixtureClient, nonceClaim, providerEnv, PUBLIC_URL } from './helpers/social';
+import { acmeEnv, fixtureClient, nonceClaim } from './helpers/social';
 import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
 
 /** The default APP_NAME: this file sets none. */
@@ -40,7 +40,7 @@ let app: TestApp;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { TRUST_PROXY: 'loopback', PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) },
+    env: { TRUST_PROXY: 'loopback', ...acmeEnv(provider) },
   });
 });
 afterAll(async () => {

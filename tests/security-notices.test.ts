@@ -8,16 +8,7 @@ import { login, PASSWORD, requestOtp, resetPassword, signUp, type Tokens } from 
 import { enableTotp, mfaTicketOf, nextTotpCode, verifyMfa, type EnabledTotp } from './helpers/mfa';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import type { ReceivedMail } from './helpers/smtp';
-import {
-  APP_REDIRECT,
-  fixtureClient,
-  idTokenSignIn,
-  nonceClaim,
-  providerEnv,
-  PUBLIC_URL,
-  socialLink,
-  unlinkIdentity,
-} from './helpers/social';
+import { acmeEnv, fixtureClient, idTokenSignIn, nonceClaim, socialLink, unlinkIdentity } from './helpers/social';
 import { ok, startTestApp, type TestApp } from './helpers/test-server';
 
 const APP_NAME = 'Lanternfish Vault';
@@ -47,7 +38,7 @@ let app: TestApp;
 beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
-    env: { APP_NAME, PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) },
+    env: { APP_NAME, ...acmeEnv(provider) },
   });
 });
 afterAll(async () => {

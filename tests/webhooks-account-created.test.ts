@@ -7,7 +7,7 @@ import { login, PASSWORD, signUp, uniqueEmail } from './helpers/flows';
 import { startTestProvider, type TestProvider } from './helpers/oidc-provider';
 import { runDist } from './helpers/run-dist';
 import { serverEnv } from './helpers/server-env';
-import { APP_REDIRECT, fixtureClient, providerEnv, PUBLIC_URL, socialSignIn } from './helpers/social';
+import { acmeEnv, fixtureClient, socialSignIn } from './helpers/social';
 import { ok, startTestApp, type TestApp } from './helpers/test-server';
 import { WebhookReceiver } from './helpers/webhook-receiver';
 import { sessionIdOf } from './helpers/client';
@@ -25,9 +25,7 @@ beforeAll(async () => {
   provider = await startTestProvider([fixtureClient('acme')]);
   app = await startTestApp({
     env: {
-      PUBLIC_URL,
-      OAUTH_REDIRECT_URIS: APP_REDIRECT,
-      ...providerEnv('acme', provider),
+      ...acmeEnv(provider),
       ...webhooks(),
     },
   });

@@ -30,6 +30,11 @@ export function providerEnv(name: string, provider: TestProvider, extra: Record<
   };
 }
 
+/** The app's settings for signing in with the fixture provider `acme` at `provider`: PUBLIC_URL, the app's redirect. */
+export function acmeEnv(provider: TestProvider): Record<string, string> {
+  return { PUBLIC_URL, OAUTH_REDIRECT_URIS: APP_REDIRECT, ...providerEnv('acme', provider) };
+}
+
 /** The fixture's client for `name`, registered with PUBLIC_URL's callback. */
 export function fixtureClient(name: string, publicUrl = PUBLIC_URL) {
   return {
