@@ -161,12 +161,9 @@ export function meChecks(c: MeComparison, manyLabel: string): Check[] {
  */
 export function pairedCheck(what: string, row: readonly LoadResult[], peer: readonly LoadResult[]): Check {
   const ratios = row.map((r, i) => r.requestsPerSecond / peer[i]!.requestsPerSecond);
-  const sorted = [...ratios].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return {
     what: `${what}, round by round (median of the per-round ratios)`,
-    value: `${median.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+    value: `${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
     target: '–',
     ok: null,
   };
