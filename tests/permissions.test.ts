@@ -10,7 +10,7 @@ import { silentLogger } from '../src/common/logger';
 import { loadConfig } from '../src/config/config';
 import { createServer } from '../src/server/create-server';
 import { buildTypeSchema } from '../src/server/schema';
-import { graphqlClient } from './helpers/client';
+import { graphqlClient, sessionIdOf } from './helpers/client';
 import { FakeClock } from './helpers/fake-clock';
 import { serverEnv } from './helpers/server-env';
 import { createUser, signIn as signInUser } from './helpers/factories';
@@ -561,11 +561,6 @@ async function mfaTicket(): Promise<string> {
     throw new Error(`login with MFA on did not answer MFA_REQUIRED: ${JSON.stringify(res)}`);
   }
   return ticket;
-}
-
-function sessionIdOf(accessToken: string): string {
-  const claims = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string };
-  return claims.sid;
 }
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 // once, a request in flight gets its real answer, the email being sent is delivered once and marked sent
 // (and the ones claimed behind it are handed back), and nothing keeps the process up past SHUTDOWN_TIMEOUT.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { readyz } from './helpers/client';
+import { claimsOf, readyz } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { uniqueEmail } from './helpers/flows';
 import { startMain, type MainProcess } from './helpers/main-process';
@@ -133,7 +133,7 @@ describe.each(SIGNALS)('on %s', (signal) => {
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data!.login.user.email).toBe(email);
-      const claims = JSON.parse(Buffer.from(res.body.data!.login.accessToken.split('.')[1], 'base64url').toString());
+      const claims = claimsOf<{ sub: string; sid: string }>(res.body.data!.login.accessToken);
       expect(claims.sub).toBe(res.body.data!.login.user.id);
       // The session it answered with was really stored before the database closed.
       const sessions = await sql('select id from sessions where id = $1 and revoked_at is null', [claims.sid]);
