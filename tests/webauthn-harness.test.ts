@@ -43,8 +43,11 @@ beforeAll(async () => {
   if (withChromium) browser = await launchChromium();
 }, 60_000);
 
+afterEach(async () => {
+  await Promise.all(devices.splice(0).map((device) => device.close()));
+});
+
 afterAll(async () => {
-  await Promise.all(devices.map((device) => device.close()));
   await browser?.close();
   pages?.closeAllConnections();
   await new Promise((resolve) => pages?.close(resolve));
@@ -134,6 +137,25 @@ inBrowser('passkeys of a virtual authenticator in Chromium, verified by @simplew
         signCount: info.credential.counter,
       },
     ]);
+  });
+
+  it("opens a device in a closed device's tab with none of its passkeys, overrides, cookies or storage", async () => {
+    const { device: first } = await deviceWithPasskey();
+    await first.setResponseOverrides({ bogusSignature: true });
+    await first.page.evaluate(() => {
+      document.cookie = 'left=behind; path=/';
+      localStorage.setItem('left', 'behind');
+    });
+    await first.close();
+
+    const second = await openDevice();
+    expect(second.page).toBe(first.page); // the same tab: no new renderer
+    expect(await second.credentials()).toEqual([]);
+    await expect(signIn(second)).rejects.toThrow(/^startAuthentication failed: NotAllowedError/);
+    expect(await second.page.evaluate(() => [document.cookie, localStorage.getItem('left')])).toEqual(['', null]);
+    const { device: third, credential } = await deviceWithPasskey();
+    const { options, response } = await signIn(third);
+    expect((await verify(response, credential, { challenge: options.challenge })).verified).toBe(true);
   });
 
   it("refuses, in the browser, options for an RP ID the page's origin cannot claim", async () => {

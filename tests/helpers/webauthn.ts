@@ -19,7 +19,7 @@
 // tried: a Permissions-Policy denying publickey-credentials-create/-get should still stop the ceremonies).
 import { dirname, join } from 'node:path';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import type { Browser, CDPSession, Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 
 /** The package's UMD bundle (global `SimpleWebAuthnBrowser`), next to its main entry script/index.js. */
 const BROWSER_BUNDLE = join(dirname(require.resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
@@ -60,14 +60,66 @@ export interface PasskeyDevice {
   setResponseOverrides(overrides: ResponseOverrides): Promise<void>;
   /** The credentials the virtual authenticator holds (WebAuthn.getCredentials). */
   credentials(): Promise<DeviceCredential[]>;
-  /** Closes the device's browser context. */
+  /** Removes the authenticator and hands the tab, emptied, to the next device opened in this browser. */
   close(): Promise<void>;
 }
 
+/** A tab with the bundle and CDP's WebAuthn domain on: a new one costs Chromium about a second of CPU. */
+interface Tab {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly cdp: CDPSession;
+}
+
+/** Tabs of closed devices, by browser, for the next device to open. */
+const idleTabs = new WeakMap<Browser, Tab[]>();
+
+async function openTab(browser: Browser): Promise<Tab> {
+  const idle = idleTabs.get(browser)?.pop();
+  if (idle !== undefined) return idle;
+  const context = await browser.newContext();
+  try {
+    // An init script runs in every document before the page's own scripts, and outside its CSP.
+    await context.addInitScript({ path: BROWSER_BUNDLE });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    return { context, page, cdp };
+  } catch (err) {
+    await context.close();
+    throw err;
+  }
+}
+
+/** Hands `tab` to the next device, emptied: no authenticator (its credentials and overrides go with it), no cookies
+ *  or storage, a blank page. A tab that cannot be emptied is closed instead. */
+async function releaseTab(
+  browser: Browser,
+  tab: Tab,
+  authenticatorId: string | undefined,
+  origin: string,
+): Promise<void> {
+  if (!browser.isConnected()) return;
+  try {
+    if (authenticatorId !== undefined) await tab.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+    await tab.page.goto('about:blank');
+    await tab.context.clearCookies();
+    await tab.cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+  } catch {
+    await tab.context.close().catch(() => {});
+    return;
+  }
+  const idle = idleTabs.get(browser) ?? [];
+  idleTabs.set(browser, idle);
+  idle.push(tab);
+}
+
 /**
- * Opens `pageUrl` (e.g. `http://localhost:PORT/` — any page the server serves) in a new context of `browser`, with a
+ * Opens `pageUrl` (e.g. `http://localhost:PORT/` — any page the server serves) in a tab of `browser` with a new
  * virtual platform authenticator (CTAP2, internal transport, resident keys, user verification) and
  * @simplewebauthn/browser loaded as `SimpleWebAuthnBrowser`. `userVerified` (default true): see setUserVerified.
+ * The tab is a closed device's when there is one (emptied: a device sees no earlier device's credentials, cookies
+ * or storage), else a new context's.
  * A failed ceremony rejects with an Error whose message starts with the DOMException's name (`NotAllowedError: …`,
  * `SecurityError: …`) and names @simplewebauthn/browser's code when it has one.
  */
@@ -76,14 +128,12 @@ export async function openPasskeyDevice(
   pageUrl: string,
   opts: { userVerified?: boolean } = {},
 ): Promise<PasskeyDevice> {
-  const context = await browser.newContext();
+  const origin = new URL(pageUrl).origin;
+  const tab = await openTab(browser);
+  const { page, cdp } = tab;
+  let authenticatorId: string | undefined;
   try {
-    // An init script runs in every document before the page's own scripts, and outside its CSP.
-    await context.addInitScript({ path: BROWSER_BUNDLE });
-    const page = await context.newPage();
-    const cdp: CDPSession = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: {
         protocol: 'ctap2',
         transport: 'internal',
@@ -92,42 +142,44 @@ export async function openPasskeyDevice(
         isUserVerified: opts.userVerified ?? true,
         automaticPresenceSimulation: true,
       },
-    });
+    }));
     await page.goto(pageUrl);
-
-    return {
-      page,
-      register: async (optionsJSON) =>
-        (await ceremony(page, 'startRegistration', optionsJSON)) as RegistrationResponseJSON,
-      authenticate: async (optionsJSON) =>
-        (await ceremony(page, 'startAuthentication', optionsJSON)) as AuthenticationResponseJSON,
-      async setUserVerified(verified) {
-        await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: verified });
-      },
-      async setResponseOverrides({ badUV, badUP, bogusSignature }) {
-        await cdp.send('WebAuthn.setResponseOverrideBits', {
-          authenticatorId,
-          isBadUV: badUV ?? false,
-          isBadUP: badUP ?? false,
-          isBogusSignature: bogusSignature ?? false,
-        });
-      },
-      async credentials() {
-        const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-        return credentials.map((c) => ({
-          credentialId: base64ToBase64url(c.credentialId),
-          rpId: c.rpId ?? '',
-          signCount: c.signCount,
-          isResidentCredential: c.isResidentCredential,
-          ...(c.userHandle === undefined ? {} : { userHandle: base64ToBase64url(c.userHandle) }),
-        }));
-      },
-      close: () => context.close(),
-    };
   } catch (err) {
-    await context.close();
+    await releaseTab(browser, tab, authenticatorId, origin);
     throw err;
   }
+  const id = authenticatorId;
+  let closed: Promise<void> | undefined;
+
+  return {
+    page,
+    register: async (optionsJSON) =>
+      (await ceremony(page, 'startRegistration', optionsJSON)) as RegistrationResponseJSON,
+    authenticate: async (optionsJSON) =>
+      (await ceremony(page, 'startAuthentication', optionsJSON)) as AuthenticationResponseJSON,
+    async setUserVerified(verified) {
+      await cdp.send('WebAuthn.setUserVerified', { authenticatorId: id, isUserVerified: verified });
+    },
+    async setResponseOverrides({ badUV, badUP, bogusSignature }) {
+      await cdp.send('WebAuthn.setResponseOverrideBits', {
+        authenticatorId: id,
+        isBadUV: badUV ?? false,
+        isBadUP: badUP ?? false,
+        isBogusSignature: bogusSignature ?? false,
+      });
+    },
+    async credentials() {
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: id });
+      return credentials.map((c) => ({
+        credentialId: base64ToBase64url(c.credentialId),
+        rpId: c.rpId ?? '',
+        signCount: c.signCount,
+        isResidentCredential: c.isResidentCredential,
+        ...(c.userHandle === undefined ? {} : { userHandle: base64ToBase64url(c.userHandle) }),
+      }));
+    },
+    close: () => (closed ??= releaseTab(browser, tab, id, origin)),
+  };
 }
 
 /** Runs SimpleWebAuthnBrowser[fn] in the page; turns its failure into an Error named after the DOMException. */
