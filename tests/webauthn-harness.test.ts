@@ -53,6 +53,12 @@ afterAll(async () => {
   await new Promise((resolve) => pages?.close(resolve));
 });
 
+/** What the tests read and write in a page (the DOM's types are not in this project's lib). */
+type PageGlobals = {
+  document: { cookie: string };
+  localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+};
+
 async function openDevice(): Promise<PasskeyDevice> {
   const device = await openPasskeyDevice(browser!, `${origin}/`);
   devices.push(device);
@@ -143,8 +149,9 @@ inBrowser('passkeys of a virtual authenticator in Chromium, verified by @simplew
     const { device: first } = await deviceWithPasskey();
     await first.setResponseOverrides({ bogusSignature: true });
     await first.page.evaluate(() => {
-      document.cookie = 'left=behind; path=/';
-      localStorage.setItem('left', 'behind');
+      const page = globalThis as unknown as PageGlobals;
+      page.document.cookie = 'left=behind; path=/';
+      page.localStorage.setItem('left', 'behind');
     });
     await first.close();
 
@@ -152,7 +159,11 @@ inBrowser('passkeys of a virtual authenticator in Chromium, verified by @simplew
     expect(second.page).toBe(first.page); // the same tab: no new renderer
     expect(await second.credentials()).toEqual([]);
     await expect(signIn(second)).rejects.toThrow(/^startAuthentication failed: NotAllowedError/);
-    expect(await second.page.evaluate(() => [document.cookie, localStorage.getItem('left')])).toEqual(['', null]);
+    const left = await second.page.evaluate(() => {
+      const page = globalThis as unknown as PageGlobals;
+      return [page.document.cookie, page.localStorage.getItem('left')];
+    });
+    expect(left).toEqual(['', null]);
     const { device: third, credential } = await deviceWithPasskey();
     const { options, response } = await signIn(third);
     expect((await verify(response, credential, { challenge: options.challenge })).verified).toBe(true);
