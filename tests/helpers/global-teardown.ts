@@ -1,4 +1,9 @@
-// Stops the embedded PGlite instances of global-setup.
+// Stops the embedded PGlite instances of global-setup, or drops its template database.
+import { dropTemplateDatabase } from './template-database';
+
 export default async function globalTeardown(): Promise<void> {
   await Promise.all((globalThis.__PGLITE__ ?? []).map((i) => i.stop()));
+  const { TEST_DATABASE_URL, TEST_TEMPLATE_DATABASE } = process.env;
+  if (TEST_DATABASE_URL && TEST_TEMPLATE_DATABASE)
+    await dropTemplateDatabase(TEST_DATABASE_URL, TEST_TEMPLATE_DATABASE);
 }

@@ -1,5 +1,8 @@
 // Gives each test file a database of its own: a fresh database on the real PostgreSQL of TEST_DATABASE_URL,
 // or, on embedded PGlite, this worker's instance with an emptied public schema (files in a worker run in turn).
+// On TEST_DATABASE_URL, a database for an app (startTestApp) is a copy of a template that global-setup.ts migrated
+// once (TEST_TEMPLATE_DATABASE): the app finds it up to date instead of migrating an empty one (the migrations on an
+// empty database are tested by the PGlite pass, migrate-script and migrate-together).
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
@@ -29,15 +32,33 @@ async function run(url: string, sql: string): Promise<void> {
   await queryDatabase(url, sql);
 }
 
-/** `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite). */
-export async function createTestDatabase(base = process.env.TEST_DATABASE_URL): Promise<TestDatabase> {
+/** A new database's name on the test PostgreSQL. */
+export function testDatabaseName(kind = 'test'): string {
+  return `portcullis_${kind}_${randomBytes(6).toString('hex')}`;
+}
+
+/** `url` with database `name`. */
+export function withDatabase(url: string, name: string): string {
+  const other = new URL(url);
+  other.pathname = `/${name}`;
+  return other.toString();
+}
+
+/**
+ * `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite).
+ * `migrated`: on TEST_DATABASE_URL, a copy of the migrated template (when global setup made one); else empty.
+ */
+export async function createTestDatabase(
+  base = process.env.TEST_DATABASE_URL,
+  { migrated = false }: { migrated?: boolean } = {},
+): Promise<TestDatabase> {
   if (base) {
-    const name = `portcullis_test_${randomBytes(6).toString('hex')}`;
-    await run(base, `create database ${name}`);
-    const url = new URL(base);
-    url.pathname = `/${name}`;
+    const name = testDatabaseName();
+    const template = process.env.TEST_TEMPLATE_DATABASE;
+    const fromTemplate = migrated && template !== undefined && base === process.env.TEST_DATABASE_URL;
+    await run(base, `create database ${name}${fromTemplate ? ` template ${template}` : ''}`);
     return {
-      url: url.toString(),
+      url: withDatabase(base, name),
       poolSize: 10,
       drop: () => run(base, `drop database if exists ${name} with (force)`),
     };

@@ -34,7 +34,7 @@ export interface TestAppOptions {
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const db = await createTestDatabase(options.postgres);
+  const db = await createTestDatabase(options.postgres, { migrated: true });
   const smtp = new TestSmtp();
   await smtp.start();
   const config = loadConfig(serverEnv(db, { NODE_ENV: 'test', SMTP_URL: smtp.url, ...options.env }));
