@@ -164,7 +164,9 @@ inBrowser('passkeys of a virtual authenticator in Chromium, verified by @simplew
       return [page.document.cookie, page.localStorage.getItem('left')];
     });
     expect(left).toEqual(['', null]);
+    await second.close(); // and the tab, reused once more, still registers and signs in
     const { device: third, credential } = await deviceWithPasskey();
+    expect(third.page).toBe(first.page);
     const { options, response } = await signIn(third);
     expect((await verify(response, credential, { challenge: options.challenge })).verified).toBe(true);
   });
