@@ -1,5 +1,4 @@
 // Jest for the integration suite: real HTTP servers, PGlite or PostgreSQL, SMTP and Redis in the test run.
-const { availableParallelism } = require('node:os');
 
 /** True when the command line names test files (`npx jest tests/otp.test.ts`), or TEST_GROUPS=off. */
 function eachFileOnItsOwn() {
@@ -20,9 +19,11 @@ module.exports = {
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   setupFiles: ['reflect-metadata'],
   testTimeout: 30000,
-  // Jest's default (cores - 1) runs in band on 2 cores: one core for tests that mostly wait on HTTP, the database,
-  // SMTP and child processes. Two workers at least; at most 4, as every worker's PGlite runs on jest's main thread.
-  maxWorkers: Math.min(4, Math.max(2, availableParallelism() - 1)),
+  // Four workers whatever the cores (jest's default, cores - 1, runs in band on 2): the tests wait on HTTP, the
+  // database, SMTP and child processes much of the time, and on 2 cores four workers kept both busier than two did
+  // (npm test 244 s → 208 s back to back; docs/development.md). No more than 4, as every worker's PGlite runs on
+  // jest's main thread.
+  maxWorkers: 4,
   // Each test file loads the whole app (~2,000 modules) into a fresh registry; recycle a worker that has grown.
   workerIdleMemoryLimit: '1GB',
   transform: {
