@@ -45,6 +45,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     outbox: { pollMs: 50, retryBaseMs: 100, retryMaxMs: 500 },
     webhooks: { pollMs: 50, ...options.webhooks },
   });
+  // Node closes an idle keep-alive connection after 5 s and fetch stops reusing one after 4 s: on a busy machine a
+  // request sent at that edge meets the closing socket (ECONNRESET, nodejs/undici#3141). Tests often pause for a few
+  // seconds, never for a minute, so a test app keeps idle connections for one.
+  server.httpServer.keepAliveTimeout = 60_000;
   const port = await server.listen(0);
   const url = `http://127.0.0.1:${port}/graphql`;
 
