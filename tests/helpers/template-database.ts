@@ -1,7 +1,7 @@
 // The migrated template database of a test run on TEST_DATABASE_URL (global-setup.ts makes it, global-teardown.ts
 // drops it): `create database … template` copies it in about the time an empty database takes, where migrating an
 // empty one costs each test app ~0.2 s of CPU and ~170 ms.
-import { queryDatabase, testDatabaseName, withDatabase } from './test-database';
+import { dropDatabase, queryDatabase, testDatabaseName, withDatabase } from './test-database';
 import { runDist } from './run-dist';
 
 /** Creates and migrates (`npm run migrate`, compiled) a template database on `base`; returns its name. */
@@ -10,12 +10,8 @@ export async function createTemplateDatabase(base: string): Promise<string> {
   await queryDatabase(base, `create database ${name}`);
   const migrated = await runDist('scripts/migrate', [], { DATABASE_URL: withDatabase(base, name) });
   if (migrated.code !== 0) {
-    await dropTemplateDatabase(base, name);
+    await dropDatabase(base, name);
     throw new Error(`migrating the template database failed:\n${migrated.stdout}${migrated.stderr}`);
   }
   return name;
-}
-
-export async function dropTemplateDatabase(base: string, name: string): Promise<void> {
-  await queryDatabase(base, `drop database if exists ${name} with (force)`);
 }

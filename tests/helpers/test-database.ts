@@ -32,6 +32,11 @@ async function run(url: string, sql: string): Promise<void> {
   await queryDatabase(url, sql);
 }
 
+/** Drops database `name` on `base`, connections and all; nothing when it is gone already. */
+export async function dropDatabase(base: string, name: string): Promise<void> {
+  await run(base, `drop database if exists ${name} with (force)`);
+}
+
 /** A new database's name on the test PostgreSQL. */
 export function testDatabaseName(kind = 'test'): string {
   return `portcullis_${kind}_${randomBytes(6).toString('hex')}`;
@@ -60,7 +65,7 @@ export async function createTestDatabase(
     return {
       url: withDatabase(base, name),
       poolSize: 10,
-      drop: () => run(base, `drop database if exists ${name} with (force)`),
+      drop: () => dropDatabase(base, name),
     };
   }
   const urls = (process.env.TEST_PGLITE_URLS ?? '').split(',').filter(Boolean);
