@@ -11,6 +11,13 @@ const CHROMIUM_FLAGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // One renderer process for every tab, and no process per site: a test's tabs come and go by the dozen (passkey
+  // devices, provider forms, the playground), and each new renderer costs CPU to start. Cookies, storage and CORS
+  // are kept apart by browser context and origin, not by process. Four browser files, alone: Chromium's CPU went
+  // from 66.5 s (81 renderers) to 54 s (11) (docs/development.md).
+  '--renderer-process-limit=1',
+  '--disable-site-isolation-trials',
+  '--disable-features=site-per-process,IsolateOrigins',
 ];
 
 /** Whether Chromium is installed; in CI its absence is an error, elsewhere the browser tests are skipped. */

@@ -1,14 +1,10 @@
 // Passkeys (WebAuthn) on @simplewebauthn/server: the ceremonies Portcullis begins, kept as single-use challenges
 // (webauthn_challenges), and the checks of what the browser answers. A passkey is an MfaFactor of type PASSKEY.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { addSeconds, type Clock } from '../../common/clock';
 import type { KeyObject } from 'node:crypto';
@@ -40,6 +36,17 @@ export interface Assertion {
 /** Seconds a ceremony may take (the browser's timeout too). */
 export const CEREMONY_TTL = 300;
 
+let simpleWebAuthn: typeof import('@simplewebauthn/server') | undefined;
+
+/**
+ * @simplewebauthn/server, loaded by the first ceremony: with its ~290 modules it was a tenth of the CPU a process
+ * spends loading the server, paid by every start (and every one-shot script) whether or not passkeys are used.
+ */
+function webAuthn(): typeof import('@simplewebauthn/server') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+  return (simpleWebAuthn ??= require('@simplewebauthn/server') as typeof import('@simplewebauthn/server'));
+}
+
 export class PasskeyService {
   constructor(
     private readonly settings: PasskeySettings,
@@ -51,7 +58,7 @@ export class PasskeyService {
   /** Begins adding a passkey to `user`; the ones they have are excluded so one authenticator is not added twice. */
   async startRegistration(em: EntityManager, user: User): Promise<Ceremony> {
     const existing = await this.passkeysOf(em, user.id);
-    const options = await generateRegistrationOptions({
+    const options = await webAuthn().generateRegistrationOptions({
       rpName: this.settings.rpName,
       rpID: this.settings.rpId,
       userName: user.email,
@@ -80,7 +87,7 @@ export class PasskeyService {
     if (ceremony === null) return null;
     let info;
     try {
-      const verified = await verifyRegistrationResponse({
+      const verified = await webAuthn().verifyRegistrationResponse({
         response: response as RegistrationResponseJSON,
         expectedChallenge: ceremony.challenge,
         expectedOrigin: [...this.settings.origins],
@@ -122,7 +129,7 @@ export class PasskeyService {
     if (allowCredentials.length === 0 && decoyFor !== undefined) {
       allowCredentials.push({ id: hmac(this.decoyKey, decoyFor).slice(0, 43), transports: ['internal'] });
     }
-    const options = await generateAuthenticationOptions({
+    const options = await webAuthn().generateAuthenticationOptions({
       rpID: this.settings.rpId,
       allowCredentials,
       userVerification: 'preferred',
@@ -155,7 +162,7 @@ export class PasskeyService {
     const expectedUser = ceremony.user?.id ?? target.userId;
     if (expectedUser !== undefined && factor.user.id !== expectedUser) return null;
     try {
-      const verified = await verifyAuthenticationResponse({
+      const verified = await webAuthn().verifyAuthenticationResponse({
         response: answered,
         expectedChallenge: ceremony.challenge,
         expectedOrigin: [...this.settings.origins],

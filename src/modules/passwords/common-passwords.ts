@@ -1,9 +1,14 @@
 // The 10,000 most common passwords, from @zxcvbn-ts/language-common (ordered by frequency), compared
-// case-insensitively.
-import { dictionary } from '@zxcvbn-ts/language-common';
+// case-insensitively. The set is made by the first check (dictionaries.ts says why).
+import { languageCommon } from './dictionaries';
 
-const COMMON = new Set(dictionary['passwords-common'].slice(0, 10_000).map((p) => p.toLowerCase()));
+let common: Set<string> | undefined;
 
 export function isCommonPassword(password: string): boolean {
-  return COMMON.has(password.toLowerCase());
+  common ??= new Set(
+    languageCommon()
+      .dictionary['passwords-common'].slice(0, 10_000)
+      .map((p) => p.toLowerCase()),
+  );
+  return common.has(password.toLowerCase());
 }

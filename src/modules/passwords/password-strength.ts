@@ -1,8 +1,8 @@
 // Password strength by zxcvbn-ts: the common (passwords, keyboard patterns) and English dictionaries, plus the
-// account's own email and name, give a 0–4 score and English feedback. Built once, on first use (~0.5 s, ~20 MB).
+// account's own email and name, give a 0–4 score and English feedback. Built once, on first use (~0.5 s, ~20 MB),
+// dictionaries included: loading them costs a process start a tenth of its CPU, whether or not a password is set.
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary as commonDictionary } from '@zxcvbn-ts/language-common';
-import { dictionary as englishDictionary, translations } from '@zxcvbn-ts/language-en';
+import { languageCommon, languageEnglish } from './dictionaries';
 
 /** PASSWORD_MIN_SCORE's default: 3 is "safely unguessable" (about 10^8 guesses or more). */
 export const DEFAULT_MIN_SCORE = 3;
@@ -14,24 +14,25 @@ export const DEFAULT_MIN_SCORE = 3;
  */
 export const ANALYSED_LENGTH = 32;
 
-// The English word-sequence lists (numbers, months, planets …) each cost a lookup per substring for little
-// gain; the big lists below hold those words anyway.
-const DICTIONARIES = {
-  'passwords-common': commonDictionary['passwords-common'],
-  'diceware-common': commonDictionary['diceware-common'],
-  'commonWords-en': englishDictionary['commonWords-en'],
-  'firstnames-en': englishDictionary['firstnames-en'],
-  'lastnames-en': englishDictionary['lastnames-en'],
-  'wikipedia-en': englishDictionary['wikipedia-en'],
-};
-
 let estimator: ZxcvbnFactory | undefined;
 
 function zxcvbn(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({
-    translations,
-    graphs: adjacencyGraphs,
-    dictionary: DICTIONARIES,
+  if (estimator !== undefined) return estimator;
+  const common = languageCommon();
+  const english = languageEnglish();
+  estimator = new ZxcvbnFactory({
+    translations: english.translations,
+    graphs: common.adjacencyGraphs,
+    // The English word-sequence lists (numbers, months, planets …) each cost a lookup per substring for little
+    // gain; the big lists here hold those words anyway.
+    dictionary: {
+      'passwords-common': common.dictionary['passwords-common'],
+      'diceware-common': common.dictionary['diceware-common'],
+      'commonWords-en': english.dictionary['commonWords-en'],
+      'firstnames-en': english.dictionary['firstnames-en'],
+      'lastnames-en': english.dictionary['lastnames-en'],
+      'wikipedia-en': english.dictionary['wikipedia-en'],
+    },
     maxLength: ANALYSED_LENGTH,
     // Every substitution allowed multiplies the l33t variants tried; 2 still finds p@$$w0rd-style words.
     l33tMaxSubstitutions: 2,
