@@ -6,6 +6,18 @@ function eachFileOnItsOwn() {
   return process.argv.slice(2).some((arg) => /\.test\.ts$|^tests\/[^/]*$|\.test$/.test(arg));
 }
 
+/**
+ * Four workers whatever the cores (jest's default, cores - 1, runs in band on 2): the tests wait on HTTP, the database,
+ * SMTP and child processes much of the time, and on 2 cores four workers kept both busier than two did (npm test 244 s
+ * → 208 s back to back; docs/development.md). No more than 4, as every worker's PGlite runs on jest's main thread.
+ * Fewer when the command line names fewer test files: jest forks every worker and global setup starts a PGlite for
+ * each, whether it gets a file or not (`npx jest tests/otp.test.ts`: ~4 s of CPU and ~3 s of waiting saved).
+ */
+function workers() {
+  const named = process.argv.slice(2).filter((arg) => /\.test\.ts$/.test(arg)).length;
+  return named > 0 ? Math.min(4, named) : 4;
+}
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -19,11 +31,7 @@ module.exports = {
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   setupFiles: ['reflect-metadata'],
   testTimeout: 30000,
-  // Four workers whatever the cores (jest's default, cores - 1, runs in band on 2): the tests wait on HTTP, the
-  // database, SMTP and child processes much of the time, and on 2 cores four workers kept both busier than two did
-  // (npm test 244 s → 208 s back to back; docs/development.md). No more than 4, as every worker's PGlite runs on
-  // jest's main thread.
-  maxWorkers: 4,
+  maxWorkers: workers(),
   // Each test file loads the whole app (~2,000 modules) into a fresh registry; recycle a worker that has grown.
   workerIdleMemoryLimit: '1GB',
   transform: {
