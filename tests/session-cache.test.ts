@@ -55,8 +55,8 @@ const HITS = 'portcullis_session_cache_lookups_total{result="hit"}';
 
 // The change notifications of a user's own sign-up can reach the app after the check that filled the cache, and
 // evict the entry once more (in production: one more read from the database). On a loaded machine that happened
-// between two checks, so the two tests below that need an entry to stay put try again, with a new user, until the
-// cache answers: without a cache they never would, and time out.
+// between two checks, so the three tests below that need an entry to stay put try again (the one that ends a
+// session in SQL, with a new user) until the cache answers: without a cache it never would, and they time out.
 
 /** Five checks of one session in a row, all answered from memory (tried again while the cache is settling). */
 async function fiveHitsInARow(t: Tokens): Promise<number> {
