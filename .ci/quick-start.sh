@@ -15,7 +15,8 @@ trap 'kill -- -$server 2>/dev/null || true; rm -rf "$data" "$log"' EXIT
 wait_for_log() { # pattern, seconds
   for _ in $(seq 1 "$2"); do
     if grep -q "$1" "$log"; then return 0; fi
-    if ! kill -0 -- -$server 2>/dev/null; then break; fi # no process of the group is left
+    # Gone when neither npm (until setsid runs, the group does not exist yet) nor any process of its group is left.
+    if ! kill -0 "$server" 2>/dev/null && ! kill -0 -- -$server 2>/dev/null; then break; fi
     sleep 1
   done
   if grep -q "$1" "$log"; then return 0; fi
