@@ -34,7 +34,7 @@ module.exports = {
   maxWorkers: workers(),
   // Each test file loads the whole app (~2,000 modules) into a fresh registry; recycle a worker that has grown.
   workerIdleMemoryLimit: '1GB',
-  // A worker that has run a group holds a heap of 250-600 MB, and a process takes 0.3-1 s to free it after its last
+  // A worker that has run a group holds a heap of 240-615 MB, and a process takes 0.3-0.9 s to free it after its last
   // handle closes; jest's default 500 ms then force-exits it and warns of a leak that is not there. Handles still
   // open after this long are a leak, and jest still warns of them.
   workerGracefulExitTimeout: 5000,

@@ -21,6 +21,7 @@ import { graphqlClient, sessionIdOf } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { createUser, signIn, type TestUser } from './helpers/factories';
 import { login, PASSWORD, refresh, requestOtp, resetPassword, signUp, uniqueEmail, type Tokens } from './helpers/flows';
+import { standsIn } from './helpers/leaks';
 import { enableTotp, nextTotpCode } from './helpers/mfa';
 import { serverEnv, TEST_DATA_KEYS, TEST_JWT_SECRET } from './helpers/server-env';
 import { errorCode, ok, startTestApp, type TestApp } from './helpers/test-server';
@@ -38,15 +39,6 @@ let app: TestApp;
 let admin: TestUser;
 /** Every password, code, token and secret the tests saw: no payload may hold any of them. */
 const secrets = new Set<string>([PASSWORD, ...STRONG, SECRET]);
-
-/**
- * Whether `secret` is in `body` on its own, not inside a longer run of letters and digits: a 6-digit code is no leak
- * as the middle of a millisecond timestamp in an address (uniqueEmail's `user3.1796630836595@example.com`).
- */
-function standsIn(body: string, secret: string): boolean {
-  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`).test(body);
-}
 
 const DELIVERY_FIELDS =
   'id messageId type endpoint status attempts lastStatus lastError payload createdAt nextAttemptAt deliveredAt deadAt';
