@@ -50,6 +50,17 @@ export function withDatabase(url: string, name: string): string {
 }
 
 /**
+ * Whether this worker's PGlite holds a test database not yet dropped. It has one schema for one database at a time:
+ * a second database made meanwhile would empty the first under its app (on TEST_DATABASE_URL each is a database of
+ * its own), and two apps' connections on its one backend session can interleave their queries' messages
+ * (electric-sql/pglite#1046).
+ */
+let pgliteInUse = false;
+const PGLITE_IN_USE =
+  "this worker's PGlite already holds a test database that was not dropped: stop the app using it (or drop it) " +
+  'before making another; files in a worker run one after another, and each drops what it made';
+
+/**
  * `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite).
  * `migrated`: on TEST_DATABASE_URL, a copy of the migrated template (when global setup made one); else empty.
  */
@@ -72,6 +83,20 @@ export async function createTestDatabase(
   if (urls.length === 0) throw new Error('no database: set TEST_DATABASE_URL or run through jest global-setup');
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
   const url = urls[(worker - 1) % urls.length]!;
-  await run(url, 'drop schema if exists public cascade; create schema public;');
-  return { url, poolSize: 1, drop: async () => {} };
+  if (pgliteInUse) throw new Error(PGLITE_IN_USE);
+  pgliteInUse = true;
+  try {
+    await run(url, 'drop schema if exists public cascade; create schema public;');
+  } catch (err) {
+    pgliteInUse = false;
+    throw err;
+  }
+  return {
+    url,
+    poolSize: 1,
+    drop: async () => {
+      pgliteInUse = false;
+    },
+  };
 }
+
