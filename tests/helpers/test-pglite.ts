@@ -4,6 +4,7 @@
 import { readFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmbeddedPostgres } from '../../src/database/embedded';
+import { serveSession } from './pglite-session';
 
 const ROOT = join(__dirname, '..', '..');
 const PGLITE_VERSION = (
@@ -36,15 +37,13 @@ async function saveImage(image: Blob): Promise<void> {
   }
 }
 
-/** Serves `db` on a local port to the pg driver, as src/database/embedded.ts does. */
+/** Serves `db` on a local port to the pg driver, as src/database/embedded.ts does, one batch at a time. */
 async function serve(db: Pglite, maxConnections: number): Promise<EmbeddedPostgres> {
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
-  await server.start();
+  const server = await serveSession(db, maxConnections);
   return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres?sslmode=disable`,
+    url: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
     async stop() {
-      await server.stop();
+      await server.close();
       await db.close();
     },
   };
