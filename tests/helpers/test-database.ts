@@ -86,6 +86,9 @@ export async function createTestDatabase(
   if (pgliteInUse) throw new Error(PGLITE_IN_USE);
   pgliteInUse = true;
   try {
+    // One backend session serves every file of the worker: what a file left in it (temporary tables, settings,
+    // prepared statements, LISTENs) goes with its schema. DISCARD ALL cannot run in the multi-statement transaction.
+    await run(url, 'discard all');
     await run(url, 'drop schema if exists public cascade; create schema public;');
   } catch (err) {
     pgliteInUse = false;
