@@ -68,6 +68,19 @@ withPglite("the run's PGlite, several connections at once", () => {
     await owner.query('commit');
     expect((await outside).rows).toEqual([{ inside: false }]);
   });
+
+  it('takes the session back from a connection that goes away inside its transaction: rolled back, the others go on', async () => {
+    const [other] = clients as [Client];
+    await other.query('create temporary table if not exists seen (n int)');
+    await clients.pop()!.end(); // the instance takes 4 connections
+    const quitter = await connect();
+    quitter.on('error', () => undefined); // its end, below, is the point
+    await quitter.query('begin');
+    await quitter.query('insert into seen values ($1)', [3]);
+    const waiting = other.query<{ n: number }>('select count(*)::int as n from seen where n = $1', [3]);
+    quitter.connection.stream.destroy(); // gone without COMMIT or ROLLBACK
+    expect((await waiting).rows).toEqual([{ n: 0 }]);
+  });
 });
 
 describe('a new test database', () => {

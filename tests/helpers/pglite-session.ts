@@ -31,6 +31,8 @@ export class SessionQueue {
   private readonly waiting: Waiting[] = [];
   /** The connection the session belongs to until its batch ends and no transaction of its is open. */
   private owner: number | null = null;
+  /** Connections that went away (their handler ids): the session is taken back from one of them. */
+  private readonly closed = new Set<number>();
   private running = false;
 
   constructor(private readonly db: PgliteSession) {}
@@ -56,12 +58,13 @@ export class SessionQueue {
     }
   }
 
-  /** A connection that went away: a transaction it left open is rolled back, and the session is free again. */
-  async clearTransactionIfNeeded(handlerId: number): Promise<void> {
-    if (this.owner !== handlerId) return;
-    if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
-    this.owner = null;
-    void this.run();
+  /**
+   * A connection that went away: if the session is its, a transaction it left open is rolled back and the session
+   * is free again (now, or once a message of it that is running has run).
+   */
+  clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    this.closed.add(handlerId);
+    return this.run();
   }
 
   /** The next message to run: the owner's, if the session has one, else the oldest. */
@@ -74,7 +77,13 @@ export class SessionQueue {
     if (this.running) return;
     this.running = true;
     try {
-      for (let item = this.next(); item !== undefined; item = this.next()) {
+      for (;;) {
+        if (this.owner !== null && this.closed.has(this.owner)) {
+          this.owner = null;
+          if (this.db.isInTransaction()) await this.db.exec('ROLLBACK').catch(() => undefined); // PGlite closed
+        }
+        const item = this.next();
+        if (item === undefined) break;
         let bytes = 0;
         try {
           await this.db.runExclusive(() =>
@@ -86,7 +95,7 @@ export class SessionQueue {
             }),
           );
         } catch (err) {
-          // Its handler closes the connection, and clearTransactionIfNeeded frees the session.
+          // Its handler closes the connection, and the session is taken back from it then.
           this.owner = item.handlerId;
           item.reject(err);
           continue;
