@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { OperatorError } from './config/config-helpers';
 import { loadConfig } from './config/config';
 import { createLogger, errorFields, prettyLogs } from './common/logger';
-import { createServer } from './server/create-server';
 
 /** Past SHUTDOWN_TIMEOUT, the time closing Redis and the database may take before the process gives up. */
 const CLOSE_MARGIN_MS = 5000;
@@ -29,10 +28,20 @@ function listenRefusal(err: unknown, host: string, port: number): OperatorError 
   }
 }
 
+/**
+ * The server's modules, loaded once the settings are known to be good: they take about a second of CPU to load, and a
+ * refusal of a bad setting need not wait for them (passkeys.service.ts loads @simplewebauthn/server the same way).
+ */
+function serverModule(): typeof import('./server/create-server') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after loadConfig, see above
+  return require('./server/create-server') as typeof import('./server/create-server');
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, { pretty: prettyLogs(config.nodeEnv) });
   for (const warning of config.warnings) logger.warn(warning);
+  const { createServer } = serverModule();
   const server = await createServer(config, { logger });
   try {
     await server.listen(config.port, config.host);
