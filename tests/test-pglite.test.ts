@@ -1,15 +1,14 @@
-// The test run's PGlite (helpers/test-pglite.ts) behind its socket, as test apps see it.
-// - Several connections at once, as a test app and a script or a second server make (admin.test.ts,
-//   redis-limits.test.ts), each get their own answers. PGlite is one backend session; pglite-socket's own queue
-//   interleaves two connections' extended-protocol messages, so that one binds the other's statement
-//   (electric-sql/pglite#1046; helpers/pglite-session.ts).
-// - That session outlives each file of the worker: a new test database starts it afresh (helpers/test-database.ts).
+// The test run's PGlite (helpers/test-pglite.ts) behind its socket: several connections at once, as a test app and
+// a script or a second server make (admin.test.ts, redis-limits.test.ts), each get their own answers. PGlite is one
+// backend session; pglite-socket's own queue interleaves two connections' extended-protocol messages, so that one
+// binds the other's statement (electric-sql/pglite#1046; helpers/pglite-session.ts). Not in CI's PostgreSQL pass,
+// which has no PGlite (tests/helpers/groups.ts: this file touches no test database of its own).
 import { Client } from 'pg';
-import { createTestDatabase } from './helpers/test-database';
 
 const URLS = (process.env.TEST_PGLITE_URLS ?? '').split(',').filter(Boolean);
-// On TEST_DATABASE_URL (CI's PostgreSQL pass) there is no PGlite to test; that pass runs the file for the last test.
-if (URLS.length === 0) console.warn('Skipping the PGlite tests of test-pglite.test.ts: this run uses PostgreSQL.');
+const WHY = 'this run has no PGlite (it runs on PostgreSQL)';
+if (URLS.length === 0 && process.env.CI) throw new Error(`test-pglite.test.ts needs the run's PGlite in CI: ${WHY}`);
+if (URLS.length === 0) console.warn(`Skipping test-pglite.test.ts: ${WHY}.`);
 const withPglite = URLS.length > 0 ? describe : describe.skip;
 
 /** A connection of its own to `url`. */
@@ -80,35 +79,5 @@ withPglite("the run's PGlite, several connections at once", () => {
     const waiting = other.query<{ n: number }>('select count(*)::int as n from seen where n = $1', [3]);
     quitter.connection.stream.destroy(); // gone without COMMIT or ROLLBACK
     expect((await waiting).rows).toEqual([{ n: 0 }]);
-  });
-});
-
-describe('a new test database', () => {
-  it('carries no session state from the one before: temporary tables, settings, prepared statements', async () => {
-    const before = await createTestDatabase();
-    try {
-      const client = await connectTo(before.url);
-      await client.query('create temporary table leftover (n int)');
-      await client.query("set statement_timeout = '1234s'");
-      await client.query('prepare leftover_statement as select 1');
-      await client.end(); // on PGlite the session, and all three, outlive the connection
-    } finally {
-      await before.drop();
-    }
-    const after = await createTestDatabase();
-    try {
-      const client = await connectTo(after.url);
-      try {
-        const { rows } = await client.query<Record<string, unknown>>(
-          `select to_regclass('pg_temp.leftover') as leftover, current_setting('statement_timeout') as timeout,
-            (select count(*)::int from pg_prepared_statements where name = 'leftover_statement') as prepared`,
-        );
-        expect(rows).toEqual([{ leftover: null, timeout: '0', prepared: 0 }]);
-      } finally {
-        await client.end();
-      }
-    } finally {
-      await after.drop();
-    }
   });
 });
