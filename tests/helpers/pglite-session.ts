@@ -44,10 +44,6 @@ export class SessionQueue {
     });
   }
 
-  getQueueLength(): number {
-    return this.waiting.length;
-  }
-
   /** A connection that went away: what it left waiting is refused. */
   clearQueueForHandler(handlerId: number): void {
     for (let i = this.waiting.length - 1; i >= 0; i--) {

@@ -52,8 +52,7 @@ export function withDatabase(url: string, name: string): string {
 /**
  * Whether this worker's PGlite holds a test database not yet dropped. It has one schema for one database at a time:
  * a second database made meanwhile would empty the first under its app (on TEST_DATABASE_URL each is a database of
- * its own), and two apps' connections on its one backend session can interleave their queries' messages
- * (electric-sql/pglite#1046).
+ * its own).
  */
 let pgliteInUse = false;
 const PGLITE_IN_USE =
