@@ -11,16 +11,11 @@ if (URLS.length === 0 && process.env.CI) throw new Error(`test-pglite.test.ts ne
 if (URLS.length === 0) console.warn(`Skipping test-pglite.test.ts: ${WHY}.`);
 const withPglite = URLS.length > 0 ? describe : describe.skip;
 
-/** A connection of its own to `url`. */
-async function connectTo(url: string): Promise<Client> {
-  const client = new Client({ connectionString: url });
+/** A connection of its own to this worker's PGlite. */
+async function connect(): Promise<Client> {
+  const client = new Client({ connectionString: URLS[(Number(process.env.JEST_WORKER_ID ?? '1') - 1) % URLS.length] });
   await client.connect();
   return client;
-}
-
-/** A connection of its own to this worker's PGlite. */
-function connect(): Promise<Client> {
-  return connectTo(URLS[(Number(process.env.JEST_WORKER_ID ?? '1') - 1) % URLS.length]!);
 }
 
 withPglite("the run's PGlite, several connections at once", () => {
