@@ -3,7 +3,7 @@
 // per group instead of once per file (about 2-4 s of CPU a file). Every tests/*.test.ts file lands in exactly one
 // group, chosen by the durations measured last (tests/groups/durations.json): longest first, into the group with
 // the least so far. Naming files on the command line (npx jest tests/x.test.ts) runs them on their own.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** How many group files tests/groups/ holds (group-1.test.ts …). */
@@ -82,13 +82,19 @@ export function suiteFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   return files;
 }
 
-/** Declares group `n` (1-based): each of its files as a describe block, loaded inside it. */
-export function runGroup(n: number): void {
+/**
+ * Declares group `n` (1-based): each of its files as a describe block, loaded inside it. With TEST_DURATIONS_FILE set
+ * (`npm run test:durations`), each file's seconds, from its first hook to its last, are appended to that file.
+ */
+export function runGroup(n: number, record = process.env.TEST_DURATIONS_FILE): void {
   const files = partition(suiteFiles(), measuredSeconds(), GROUP_COUNT)[n - 1] ?? [];
   for (const file of files) {
     describe(file, () => {
+      let started = 0;
+      if (record) beforeAll(() => void (started = Date.now())); // before the file's own hooks
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a test file, loaded inside its describe block
       require(join(TESTS, file)); // its hooks and tests register inside this block
+      if (record) afterAll(() => appendFileSync(record, `${file}\t${(Date.now() - started) / 1000}\n`)); // after them
     });
   }
 }
