@@ -304,7 +304,10 @@ describe('when the database stops answering during shutdown', () => {
   });
 });
 
-/** A TCP forwarder to PostgreSQL that can go silent at once, like a network partition, and shows what is sent. */
+/**
+ * A TCP forwarder to PostgreSQL that can go silent at once, like a network partition, or hold back a connection's
+ * statement once it is sent.
+ */
 class FreezableProxy {
   private readonly pairs: Array<[Socket, Socket]> = [];
   private frozen = false;
@@ -331,8 +334,6 @@ class FreezableProxy {
           if (!proxy.held.has(client)) proxy.held.set(client, []);
           w.resolve();
         }
-      });
-      client.on('data', (d: Buffer) => {
         if (proxy.frozen) return; // goes nowhere
         const queue = proxy.held.get(client);
         if (queue) queue.push(() => upstream.write(d));
