@@ -1,14 +1,6 @@
 // What every test database (helpers/test-database.ts) starts from, on TEST_DATABASE_URL and on PGlite alike. On PGlite
 // one backend session serves every file of a jest worker, so a new test database must start it afresh.
-import { Client } from 'pg';
-import { createTestDatabase } from './helpers/test-database';
-
-/** A connection of its own to `url`. */
-async function connectTo(url: string): Promise<Client> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  return client;
-}
+import { connectTo, createTestDatabase } from './helpers/test-database';
 
 describe('a new test database', () => {
   it('carries no session state from the one before: temporary tables, settings, prepared statements', async () => {

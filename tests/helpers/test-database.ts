@@ -13,14 +13,20 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** A connection of its own to `url`; the caller ends it. */
+export async function connectTo(url: string): Promise<Client> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
 /** Runs one statement on `url` over a connection of its own; returns the rows. */
 export async function queryDatabase<T = Record<string, unknown>>(
   url: string,
   sql: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
+  const client = await connectTo(url);
   try {
     return (await client.query(sql, params)).rows as T[];
   } finally {
