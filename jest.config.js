@@ -9,7 +9,7 @@ function eachFileOnItsOwn() {
 /**
  * Four workers whatever the cores (jest's default, cores - 1, runs in band on 2): the tests wait on HTTP, the database,
  * SMTP and child processes much of the time, and on 2 cores four workers kept both busier than two did (npm test 244 s
- * → 208 s back to back; docs/development.md). No more than 4, as every worker's PGlite runs on jest's main thread.
+ * → 208 s back to back; docs/test-time.md). No more than 4, as every worker's PGlite runs on jest's main thread.
  * Fewer when the command line names fewer test files: jest forks every worker and global setup starts a PGlite for
  * each, whether it gets a file or not (`npx jest tests/otp.test.ts`: ~4 s of CPU and ~3 s of waiting saved).
  */

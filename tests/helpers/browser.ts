@@ -14,7 +14,7 @@ const CHROMIUM_FLAGS = [
   // One renderer process for every tab, and no process per site: a test's tabs come and go by the dozen (passkey
   // devices, provider forms, the playground), and each new renderer costs CPU to start. Cookies, storage and CORS
   // are kept apart by browser context and origin, not by process. Four browser files, alone: Chromium's CPU went
-  // from 66.5 s (81 renderers) to 54 s (11) (docs/development.md).
+  // from 66.5 s (81 renderers) to 54 s (11) (docs/test-time.md).
   '--renderer-process-limit=1',
   '--disable-site-isolation-trials',
   '--disable-features=site-per-process,IsolateOrigins',
