@@ -1,6 +1,24 @@
 // What every test database (helpers/test-database.ts) starts from, on TEST_DATABASE_URL and on PGlite alike. On PGlite
 // one backend session serves every file of a jest worker, so a new test database must start it afresh.
+import { runningFile, setRunningFile } from './helpers/groups';
 import { connectTo, createTestDatabase } from './helpers/test-database';
+
+describe('in a group', () => {
+  it("refuses the run's test database to a file that groups.ts counts as using none, before touching it", async () => {
+    const was = runningFile();
+    setRunningFile('schema.test.ts'); // makes no database: CI's PostgreSQL pass leaves it out
+    try {
+      await expect(createTestDatabase()).rejects.toThrow(
+        /schema\.test\.ts makes a test database, but usesTestDatabase/,
+      );
+    } finally {
+      setRunningFile(was);
+    }
+    // Nothing was taken: this worker's next test database is made as usual.
+    const db = await createTestDatabase();
+    await db.drop();
+  });
+});
 
 describe('a new test database', () => {
   it('carries no session state from the one before: temporary tables, settings, prepared statements', async () => {

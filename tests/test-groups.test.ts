@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  checkTestDatabaseUse,
   drivesBrowser,
   GROUP_COUNT,
   measuredSeconds,
@@ -70,4 +71,19 @@ it("CI's PGlite pass (TEST_PGLITE_PASS=1) leaves out only the files that use not
   const postgresPass = suiteFiles({ TEST_POSTGRES_PASS: '1' });
   for (const file of left) expect(postgresPass).toContain(file);
   expect(suiteFiles({ TEST_PGLITE_PASS: '0' })).toEqual(all);
+});
+
+it('refuses a test database to a file whose classification says it uses none, or only the real PostgreSQL', () => {
+  // A file that makes no database: CI's PostgreSQL pass leaves it out, so it must not make one on the test database.
+  expect(usesTestDatabase('schema.test.ts')).toBe(false);
+  expect(() => checkTestDatabaseUse('schema.test.ts')).toThrow(
+    /schema\.test\.ts makes a test database, but usesTestDatabase .* PostgreSQL pass would leave it out/,
+  );
+  // A file counted as using only the real PostgreSQL: CI's PGlite pass leaves it out.
+  expect(usesOnlyRealPostgres('faults.test.ts')).toBe(true);
+  expect(() => checkTestDatabaseUse('faults.test.ts')).toThrow(
+    /faults\.test\.ts makes a database on the run's test database, .* PGlite pass would leave it out/,
+  );
+  // A file that runs in both passes may.
+  expect(() => checkTestDatabaseUse('otp.test.ts')).not.toThrow();
 });

@@ -66,6 +66,39 @@ export function usesOnlyRealPostgres(file: string): boolean {
 }
 
 /**
+ * Throws when `file`, run by a group, makes a database on the run's test database (PGlite, or TEST_DATABASE_URL's
+ * PostgreSQL) that the file's classification above says it does not use: read from its text, the classification can
+ * miss a helper that makes one, and CI would then leave the file out of a pass it belongs in. A database the file
+ * asks for on a real PostgreSQL by URL (realPostgresUrl) is not the test database, and is not checked.
+ */
+export function checkTestDatabaseUse(file: string): void {
+  if (!usesTestDatabase(file)) {
+    throw new Error(
+      `${file} makes a test database, but usesTestDatabase (tests/helpers/groups.ts) does not find one in its text, ` +
+        "so CI's PostgreSQL pass would leave it out: add what the file calls to USES_TEST_DATABASE",
+    );
+  }
+  if (usesOnlyRealPostgres(file)) {
+    throw new Error(
+      `${file} makes a database on the run's test database, but usesOnlyRealPostgres (tests/helpers/groups.ts) ` +
+        "counts it as using only the real PostgreSQL, so CI's PGlite pass would leave it out",
+    );
+  }
+}
+
+let running: string | undefined;
+
+/** The test file a group is running now; undefined when files run on their own (or between two files). */
+export function runningFile(): string | undefined {
+  return running;
+}
+
+/** Set by runGroup around each file; tests set it to check what a group does with a file. */
+export function setRunningFile(file: string | undefined): void {
+  running = file;
+}
+
+/**
  * The files `npm test` runs: every file, unless one of CI's two passes says otherwise. CI runs the suite on
  * PostgreSQL and then on PGlite (what a fresh machine runs). With TEST_POSTGRES_PASS=1 (CI's PostgreSQL pass) two
  * kinds of file are left to the PGlite pass: those that never touch the test database (pure units, the embedded
@@ -91,10 +124,12 @@ export function runGroup(n: number, record = process.env.TEST_DURATIONS_FILE): v
   for (const file of files) {
     describe(file, () => {
       let started = 0;
-      if (record) beforeAll(() => void (started = Date.now())); // before the file's own hooks
+      beforeAll(() => setRunningFile(file)); // before the file's own hooks, as is the next
+      if (record) beforeAll(() => void (started = Date.now()));
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a test file, loaded inside its describe block
       require(join(TESTS, file)); // its hooks and tests register inside this block
       if (record) afterAll(() => appendFileSync(record, `${file}\t${(Date.now() - started) / 1000}\n`)); // after them
+      afterAll(() => setRunningFile(undefined));
     });
   }
 }

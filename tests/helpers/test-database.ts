@@ -5,6 +5,7 @@
 // empty database are tested by the PGlite pass, migrate-script and migrate-together).
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { checkTestDatabaseUse, runningFile } from './groups';
 
 export interface TestDatabase {
   readonly url: string;
@@ -66,13 +67,18 @@ const PGLITE_IN_USE =
   'before making another; files in a worker run one after another, and each drops what it made';
 
 /**
- * `base`: the PostgreSQL to create the database on (default TEST_DATABASE_URL; none: this worker's PGlite).
- * `migrated`: on TEST_DATABASE_URL, a copy of the migrated template (when global setup made one); else empty.
+ * `on`: a real PostgreSQL to create the database on; by default the run's test database (TEST_DATABASE_URL, or
+ * none: this worker's PGlite). In a group, a file must be counted as using the test database to make one there
+ * (groups.ts, checkTestDatabaseUse). `migrated`: on TEST_DATABASE_URL, a copy of the migrated template (when global
+ * setup made one); else empty.
  */
 export async function createTestDatabase(
-  base = process.env.TEST_DATABASE_URL,
+  on?: string,
   { migrated = false }: { migrated?: boolean } = {},
 ): Promise<TestDatabase> {
+  const file = runningFile();
+  if (on === undefined && file !== undefined) checkTestDatabaseUse(file);
+  const base = on ?? process.env.TEST_DATABASE_URL;
   if (base) {
     const name = testDatabaseName();
     const template = process.env.TEST_TEMPLATE_DATABASE;
