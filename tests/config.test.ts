@@ -365,6 +365,20 @@ describe('SHUTDOWN_TIMEOUT', () => {
   });
 });
 
+describe('REDIS_COMMAND_TIMEOUT_MS', () => {
+  it('defaults to 200 milliseconds and is read in milliseconds', () => {
+    const base = { JWT_SECRET: SECRET, DATA_DIR: tempDir() };
+    expect(loadConfig(base).redisCommandTimeoutMs).toBe(200);
+    expect(loadConfig({ ...base, REDIS_COMMAND_TIMEOUT_MS: '750' }).redisCommandTimeoutMs).toBe(750);
+  });
+
+  it.each(['9', '60001', 'fast', '0.5'])('refuses REDIS_COMMAND_TIMEOUT_MS=%s, naming the variable', (value) => {
+    const err = configError({ JWT_SECRET: SECRET, DATA_DIR: tempDir(), REDIS_COMMAND_TIMEOUT_MS: value });
+    expect(err.variable).toBe('REDIS_COMMAND_TIMEOUT_MS');
+    expect(err.message).toContain('REDIS_COMMAND_TIMEOUT_MS');
+  });
+});
+
 describe('PLAYGROUND', () => {
   it('is on outside production unless turned off, and in production only with PLAYGROUND=true', () => {
     const base = { JWT_SECRET: SECRET, DATA_DIR: tempDir() };

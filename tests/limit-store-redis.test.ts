@@ -7,7 +7,7 @@ import { postGraphQL, readyz } from './helpers/client';
 import { eventually } from './helpers/eventually';
 import { uniqueEmail } from './helpers/flows';
 import { realPostgresUrl } from './helpers/real-postgres';
-import { RedisServer, redisServerAvailable } from './helpers/redis-server';
+import { PATIENT_REDIS, RedisServer, redisServerAvailable } from './helpers/redis-server';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
 
 const WRONG = 'Wrong-Horse-9!';
@@ -51,7 +51,7 @@ async function startReady(env: Record<string, string>): Promise<TestApp> {
     'two instances on one Redis: 50 concurrent logins against a 7-per-minute email limit let exactly 7 through',
     async () => {
       // Two in-process servers, each with a database of its own on the real PostgreSQL, sharing only Redis.
-      const env = { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '7/1m' };
+      const env = { ...PATIENT_REDIS, REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '7/1m' };
       const apps: TestApp[] = [];
       try {
         apps.push(await startTestApp({ env, postgres }), await startTestApp({ env, postgres }));
@@ -73,7 +73,10 @@ async function startReady(env: Record<string, string>): Promise<TestApp> {
 
   describe('one instance', () => {
     let app: TestApp;
-    beforeAll(async () => void (app = await startReady({ REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '2/5s' })));
+    beforeAll(
+      async () =>
+        void (app = await startReady({ ...PATIENT_REDIS, REDIS_URL: redis.url, RATE_LIMIT_LOGIN_EMAIL: '2/5s' })),
+    );
     afterAll(async () => {
       await app?.stop();
     });
@@ -125,7 +128,7 @@ async function startReady(env: Record<string, string>): Promise<TestApp> {
 
         const down = await readyzOf(app.url);
         expect(down.status).toBe(503);
-        expect(down.checks.redis).toMatch(/^degraded: Redis not answering/);
+        expect(down.checks.redis).toMatch(/^degraded: Redis not answering within 200 ms;/); // the default
       } finally {
         redis.resume();
       }
@@ -136,6 +139,32 @@ async function startReady(env: Record<string, string>): Promise<TestApp> {
       expect(errorCode(await loginAt(app.url, after))).toBe('INVALID_CREDENTIALS');
       expect(await client.get(`limit:{${after}}:login-ip-email:127.0.0.1`)).toBe('1');
       expect(app.server.limits.memory.size).toBe(0);
+    }, 60_000);
+  });
+
+  describe('a hung Redis with REDIS_COMMAND_TIMEOUT_MS=1500', () => {
+    let app: TestApp;
+    beforeAll(async () => void (app = await startReady({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '1500' })));
+    afterAll(async () => {
+      redis.resume(); // in case a failed test left it stopped
+      await app?.stop();
+    });
+
+    it('a request waits that long for the hung Redis, then is counted in memory; /readyz names the timeout', async () => {
+      const email = freshEmail('patient');
+      redis.pause();
+      try {
+        const started = performance.now();
+        expect(errorCode(await loginAt(app.url, email, 20_000))).toBe('INVALID_CREDENTIALS');
+        // Not answered before its timeout: the request waited for Redis that long, then was counted in memory.
+        expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
+        expect(app.server.limits.degraded).toBe(true);
+        expect(app.server.limits.memory.count(`limit:{${email}}:login-ip-email:127.0.0.1`)).toBe(1);
+        const down = await readyzOf(app.url);
+        expect(down.checks.redis).toMatch(/^degraded: Redis not answering within 1500 ms;/);
+      } finally {
+        redis.resume();
+      }
     }, 60_000);
   });
 });

@@ -6,7 +6,7 @@ import { graphqlInit, httpRequest, postGraphQL, readyz } from './helpers/client'
 import { eventually } from './helpers/eventually';
 import { uniqueEmail } from './helpers/flows';
 import { startMain, stopMain, type MainProcess } from './helpers/main-process';
-import { RedisServer, redisServerAvailable } from './helpers/redis-server';
+import { PATIENT_REDIS, RedisServer, redisServerAvailable } from './helpers/redis-server';
 import { serverEnv } from './helpers/server-env';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database';
 import { errorCode, startTestApp, type GraphQLResponse, type TestApp } from './helpers/test-server';
@@ -42,6 +42,7 @@ function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; ch
   it('two server processes on one Redis share the login limit', async () => {
     const db: TestDatabase = await createTestDatabase();
     const env = serverEnv(db, {
+      ...PATIENT_REDIS,
       REDIS_URL: redis.url,
       RATE_LIMIT_LOGIN_IP_EMAIL: '4/30s',
       RATE_LIMIT_PER_MINUTE: '1000',
@@ -74,7 +75,7 @@ function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; ch
   }, 120_000);
 
   it('counts the per-IP request limit atomically: 50 requests at once against a limit of 20 let exactly 20 through', async () => {
-    const app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '20' } });
+    const app = await startTestApp({ env: { ...PATIENT_REDIS, REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: '20' } });
     const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       expect((await waitReady(app.url, 10_000)).status).toBe(200);
@@ -103,7 +104,7 @@ function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; ch
   describe('one in-process app', () => {
     let app: TestApp;
     beforeAll(async () => {
-      app = await startTestApp({ env: { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/30s' } });
+      app = await startTestApp({ env: { ...PATIENT_REDIS, REDIS_URL: redis.url, RATE_LIMIT_LOGIN_IP_EMAIL: '3/30s' } });
     });
     afterAll(async () => {
       await app?.stop();
@@ -123,6 +124,7 @@ function waitReady(graphqlUrl: string, ms: number): Promise<{ status: number; ch
         expect(loginKeys).toHaveLength(1);
         const stored = await client.get(loginKeys[0]!);
         expect(Number(stored)).toBe(2); // one atomic counter, not a list
+        expect(app.server.limits.memory.size).toBe(0); // memory is for Redis failures only
       } finally {
         client.disconnect();
       }

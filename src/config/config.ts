@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import type { Level } from 'pino';
 import { LOG_LEVELS } from '../common/logger';
-import { loadLimitRules, type LimitRule } from './limits';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, loadLimitRules, type LimitRule } from './limits';
 import { ConfigError, readDevSecret } from './config-helpers';
 import { loadSocialSignIn, type SocialSignInConfig } from './identity-providers';
 import { parseDataKeys, type DataKeyConfig } from './data-keys';
@@ -25,6 +25,8 @@ export interface Config {
   readonly databasePoolSize: number;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
+  /** REDIS_COMMAND_TIMEOUT_MS: a Redis command not answered within this is given up; the limit counts in memory. */
+  readonly redisCommandTimeoutMs: number;
   /** undefined means: write each email to the log (development only). */
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
@@ -246,6 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     dataDir,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 10, 60_000),
     smtpUrl,
     mailFrom: str(env, 'MAIL_FROM') ?? 'Portcullis <no-reply@localhost>',
     jwtSecret,

@@ -1,6 +1,12 @@
 // Every request limit in one table: its default, the variable that overrides it, and what it counts by.
 import { ConfigError } from './config-helpers';
 
+/**
+ * REDIS_COMMAND_TIMEOUT_MS by default: a Redis command of the limit store not answered within this is given up and
+ * the request counted in memory (rate-limit/store.ts).
+ */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 200;
+
 /** What a limit counts by: the client IP, the email argument (from any IP), or both. */
 export type LimitKey = 'ip' | 'email' | 'ip+email';
 

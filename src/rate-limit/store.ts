@@ -1,17 +1,17 @@
 // Where limit counters live: Redis when REDIS_URL is set (shared by every instance), else memory. Each counter is
 // one integer per key and window, counted atomically by a Lua script in Redis (no read-modify-write across
-// instances), or in a bounded LRU in memory (memory-counters.ts). If Redis fails or does not answer within
-// REDIS_COMMAND_TIMEOUT_MS (200 ms), counting goes on in memory (never no limits) until a probe sees it answer again;
-// memory is used only meanwhile. Per-operation counters of an email share the prefix `limit:{<email>}:`.
+// instances), or in a bounded LRU in memory (memory-counters.ts). If Redis fails or does not answer within the
+// command timeout (REDIS_COMMAND_TIMEOUT_MS, 200 ms by default), counting goes on in memory (never no limits) until a
+// probe sees it answer again; memory is used only meanwhile. Per-operation counters of an email share the prefix
+// `limit:{<email>}:`.
 import type { IncrementResponse, Options, Store as IpStore } from 'express-rate-limit';
 import Redis from 'ioredis';
 import { errorFields, type Logger } from '../common/logger';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from '../config/limits';
 import { MemoryCounters, type Hit, type MemoryCountersOptions } from './memory-counters';
 
 export type { Hit } from './memory-counters';
 
-/** A Redis command not answered within this is given up and the request counted in memory. */
-export const REDIS_COMMAND_TIMEOUT_MS = 200;
 /** While Redis is failing, how often one PING checks whether it answers again. */
 const PROBE_INTERVAL_MS = 1000;
 /** How often expired in-memory counters are dropped (they are ignored as soon as they expire either way). */
@@ -29,11 +29,11 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) 
 return { counted, n, ttl }`;
 
 /**
- * `command`, or a rejection once REDIS_COMMAND_TIMEOUT_MS have passed without its answer. The decision waits for
+ * `command`, or a rejection once `timeoutMs` have passed without its answer. The decision waits for
  * one more turn of the event loop (setImmediate runs after the I/O poll): when this process was busy rather than
  * Redis slow, an answer already in the socket is read first (ioredis's own commandTimeout would give it up).
  */
-function withinTimeout<T>(command: Promise<T>): Promise<T> {
+function withinTimeout<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(
@@ -41,9 +41,9 @@ function withinTimeout<T>(command: Promise<T>): Promise<T> {
         setImmediate(() => {
           if (done) return;
           done = true;
-          reject(new Error(`Redis did not answer within ${REDIS_COMMAND_TIMEOUT_MS} ms`));
+          reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
         }),
-      REDIS_COMMAND_TIMEOUT_MS,
+      timeoutMs,
     );
     command.then(
       (value) => {
@@ -74,6 +74,8 @@ const globEscape = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
 
 export interface LimitStoreOptions {
   readonly memory?: MemoryCountersOptions;
+  /** REDIS_COMMAND_TIMEOUT_MS: how long a Redis command may take before the request is counted in memory. */
+  readonly commandTimeoutMs?: number;
 }
 
 export class LimitStore {
@@ -81,6 +83,8 @@ export class LimitStore {
   readonly memory: MemoryCounters;
   /** The per-IP request limit's view of these counters. */
   readonly ipStore: IpCounterStore;
+  /** A Redis command not answered within this is given up, and counting moves to memory until Redis answers. */
+  readonly commandTimeoutMs: number;
   private failingSince: number | null = null;
   private probing: Promise<boolean> | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -92,6 +96,7 @@ export class LimitStore {
     options: LimitStoreOptions = {},
   ) {
     this.memory = new MemoryCounters(options.memory);
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     this.ipStore = new IpCounterStore(this);
     this.sweepTimer = setInterval(() => this.memory.sweep(), SWEEP_INTERVAL_MS).unref();
     redis?.defineCommand('limitHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
@@ -108,7 +113,7 @@ export class LimitStore {
   async hit(key: string, windowMs: number, max = 0): Promise<Hit> {
     if (this.redis && !this.degraded) {
       try {
-        const [counted, count, resetMs] = await withinTimeout((this.redis as LimitRedis).limitHit(key, windowMs, max));
+        const [counted, count, resetMs] = await this.within((this.redis as LimitRedis).limitHit(key, windowMs, max));
         return { allowed: max === 0 || counted === 1, count, resetMs };
       } catch (err) {
         this.failed(err);
@@ -120,7 +125,7 @@ export class LimitStore {
   async decrement(key: string): Promise<void> {
     if (this.redis && !this.degraded) {
       try {
-        await withinTimeout(this.redis.decr(key));
+        await this.within(this.redis.decr(key));
         return;
       } catch (err) {
         this.failed(err);
@@ -132,7 +137,7 @@ export class LimitStore {
   async delete(key: string): Promise<void> {
     this.memory.delete(key);
     if (this.redis && !this.degraded)
-      await withinTimeout(this.redis.unlink(key)).catch((err: unknown) => this.failed(err));
+      await this.within(this.redis.unlink(key)).catch((err: unknown) => this.failed(err));
   }
 
   /**
@@ -146,10 +151,10 @@ export class LimitStore {
     try {
       let cursor = '0';
       do {
-        const [next, keys] = await withinTimeout(
+        const [next, keys] = await this.within(
           this.redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000),
         );
-        if (keys.length > 0) await withinTimeout(this.redis.unlink(...keys));
+        if (keys.length > 0) await this.within(this.redis.unlink(...keys));
         cursor = next;
       } while (cursor !== '0');
     } catch (err) {
@@ -165,7 +170,7 @@ export class LimitStore {
   probe(): Promise<boolean> {
     if (!this.redis) return Promise.resolve(true);
     const redis = this.redis;
-    return (this.probing ??= withinTimeout(redis.ping())
+    return (this.probing ??= this.within(redis.ping())
       .then(
         () => {
           this.recovered();
@@ -184,6 +189,10 @@ export class LimitStore {
     this.stopProbing();
     this.memory.clear();
     this.redis?.disconnect();
+  }
+
+  private within<T>(command: Promise<T>): Promise<T> {
+    return withinTimeout(command, this.commandTimeoutMs);
   }
 
   private failed(err: unknown): void {

@@ -54,7 +54,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const db = await openDatabase(config, ENTITIES, logger);
   const { orm } = db;
   const metrics = new Metrics(orm);
-  const limitStore = await createLimitStore(config.redisUrl, logger);
+  const limitStore = await createLimitStore(config.redisUrl, logger, {
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   const afterCommit = AfterCommit.attach(orm, (err) => logger.error('after-commit task failed', errorFields(err)));
   const services = createServices(config, keys, clock, logger, {
     afterCommit,

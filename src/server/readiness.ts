@@ -3,7 +3,7 @@
 // timeout reports "degraded" (true then: limits count in memory on each instance, and requests do not wait for it).
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RequestHandler } from 'express';
-import { REDIS_COMMAND_TIMEOUT_MS, type LimitStore } from '../rate-limit/store';
+import type { LimitStore } from '../rate-limit/store';
 
 export function readiness(orm: MikroORM, limits: LimitStore): RequestHandler {
   return async (_req, res) => {
@@ -18,7 +18,7 @@ export function readiness(orm: MikroORM, limits: LimitStore): RequestHandler {
       // The probe also moves counting to memory (Redis silent) or back to Redis (it answers again).
       checks.redis = (await limits.probe())
         ? 'ok'
-        : `degraded: Redis not answering within ${REDIS_COMMAND_TIMEOUT_MS} ms; counting limits in memory on this instance`;
+        : `degraded: Redis not answering within ${limits.commandTimeoutMs} ms; counting limits in memory on this instance`;
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });

@@ -12,6 +12,14 @@ export function redisServerAvailable(testFile: string): boolean {
   return false;
 }
 
+/**
+ * Server env for tests about where a count lands (in Redis, shared by instances): a patient command timeout, so a
+ * loaded CI machine that delays one Redis answer past the default 200 ms does not move that count to memory (the
+ * store then counts the next requests in memory too, until a probe sees Redis answer). The tests of a hung Redis
+ * keep the default.
+ */
+export const PATIENT_REDIS = { REDIS_COMMAND_TIMEOUT_MS: '10000' } as const;
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createNetServer();
