@@ -29,9 +29,10 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) 
 return { counted, n, ttl }`;
 
 /**
- * `command`, or a rejection once `timeoutMs` have passed without its answer. The decision waits for
- * one more turn of the event loop (setImmediate runs after the I/O poll): when this process was busy rather than
- * Redis slow, an answer already in the socket is read first (ioredis's own commandTimeout would give it up).
+ * `command`, or a rejection once `timeoutMs` have passed without its answer. The decision waits for one more turn
+ * of the event loop (setImmediate runs after the I/O poll): when this process was busy rather than Redis slow, an
+ * answer already in the socket is read first (ioredis's own commandTimeout would give it up). A command given up
+ * may still be applied by Redis.
  */
 function withinTimeout<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
