@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  checkBrowserUse,
   checkTestDatabaseUse,
   drivesBrowser,
   GROUP_COUNT,
@@ -86,4 +87,13 @@ it('refuses a test database to a file whose classification says it uses none, or
   );
   // A file that runs in both passes may.
   expect(() => checkTestDatabaseUse('otp.test.ts')).not.toThrow();
+});
+
+it('refuses Chromium to a file that drivesBrowser does not count as driving it', () => {
+  // CI's PostgreSQL pass leaves the browser files to the PGlite pass, by what their text imports.
+  expect(drivesBrowser('otp.test.ts')).toBe(false);
+  expect(() => checkBrowserUse('otp.test.ts')).toThrow(
+    /otp\.test\.ts launches Chromium, but drivesBrowser .* PostgreSQL pass would run it too/,
+  );
+  expect(() => checkBrowserUse('playground.test.ts')).not.toThrow();
 });

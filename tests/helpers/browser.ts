@@ -2,6 +2,7 @@
 // typing into the playground's GraphiQL monaco editors (found by the model names GraphiQL gives them).
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { checkBrowserUse, runningFile } from './groups';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -29,7 +30,10 @@ export function hasChromium(testFile: string): boolean {
   return false;
 }
 
-export function launchChromium(): Promise<Browser> {
+/** Chromium, headless, with the flags above; in a group, only for a file counted as driving it (groups.ts). */
+export async function launchChromium(): Promise<Browser> {
+  const file = runningFile();
+  if (file !== undefined) checkBrowserUse(file);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 }
 

@@ -86,6 +86,19 @@ export function checkTestDatabaseUse(file: string): void {
   }
 }
 
+/**
+ * Throws when `file`, run by a group, launches Chromium although drivesBrowser does not find the browser kit in its
+ * text (a helper that launches it for the file, say): CI's PostgreSQL pass would run it, and the PGlite pass again.
+ */
+export function checkBrowserUse(file: string): void {
+  if (!drivesBrowser(file)) {
+    throw new Error(
+      `${file} launches Chromium, but drivesBrowser (tests/helpers/groups.ts) does not find the browser kit in its ` +
+        "text, so CI's PostgreSQL pass would run it too: import it from the file, or add what it calls to DRIVES_BROWSER",
+    );
+  }
+}
+
 let running: string | undefined;
 
 /** The test file a group is running now; undefined when files run on their own (or between two files). */
