@@ -2,6 +2,18 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+// smtp-server holds every new connection's greeting for 100 ms, to catch spam bots that talk before it, and has no
+// option to turn that off. Every email a test waited for paid it: run on its own, account-email-change took 13.8 s
+// with it and 6.9 s without. The test servers greet at once; the rest of the SMTP conversation is smtp-server's own.
+// (A whole `npm test` is CPU-bound and gained nothing: other files used the wait.) test-smtp.test.ts checks it.
+if (typeof SMTPConnection.prototype.connectionReady !== 'function') {
+  throw new Error('smtp-server changed: SMTPConnection has no connectionReady (tests/helpers/smtp.ts greets early)');
+}
+SMTPConnection.prototype.init = function init(this: SMTPConnection) {
+  this._setListeners(() => this.connectionReady());
+};
 
 export interface ReceivedMail {
   readonly to: string;
@@ -28,6 +40,7 @@ export class TestSmtp {
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      disableReverseLookup: true, // a slow resolver would hold each greeting too
       onData: (stream, _session, callback) => {
         simpleParser(stream).then(
           (mail: ParsedMail) => {
