@@ -8,8 +8,10 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 // option to turn that off. Every email a test waited for paid it: run on its own, account-email-change took 13.8 s
 // with it and 6.9 s without. The test servers greet at once; the rest of the SMTP conversation is smtp-server's own.
 // (A whole `npm test` is CPU-bound and gained nothing: other files used the wait.) test-smtp.test.ts checks it.
-if (typeof SMTPConnection.prototype.connectionReady !== 'function') {
-  throw new Error('smtp-server changed: SMTPConnection has no connectionReady (tests/helpers/smtp.ts greets early)');
+for (const method of ['_setListeners', 'connectionReady'] as const) {
+  if (typeof SMTPConnection.prototype[method] !== 'function') {
+    throw new Error(`smtp-server changed: SMTPConnection has no ${method} (tests/helpers/smtp.ts greets early)`);
+  }
 }
 SMTPConnection.prototype.init = function init(this: SMTPConnection) {
   this._setListeners(() => this.connectionReady());
