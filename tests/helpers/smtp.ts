@@ -6,7 +6,8 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 // smtp-server holds every new connection's greeting for 100 ms, to catch spam bots that talk before it, and has no
 // option to turn that off. Every email a test waited for paid it: run on its own, account-email-change took 13.8 s
-// with it and 6.9 s without. The test servers greet at once; the rest of the SMTP conversation is smtp-server's own.
+// with it and 6.9 s without. The test servers greet at once; the rest of the SMTP conversation is smtp-server's own
+// (its init also checks maxClients, which the test servers do not set).
 // (A whole `npm test` is CPU-bound and gained nothing: other files used the wait.) test-smtp.test.ts checks it.
 for (const method of ['_setListeners', 'connectionReady'] as const) {
   if (typeof SMTPConnection.prototype[method] !== 'function') {
